@@ -1,0 +1,179 @@
+"""Load expression data (synthetic, TCGA or a user's TSV) through one function, validate it, split it.
+
+A parsed TSV is cached as a float32 ``.npy`` matrix plus its sample and gene names, so later trials load in
+milliseconds instead of re-parsing; the cache is rebuilt when the source file's size or time stamp changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from atomic_files import replaced_atomically, write_table, write_text
+from errors import TybaltInputError
+from synthetic_data import make_synthetic_data
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ExpressionData:
+    """A samples x genes matrix with its names, and the clinical table aligned to the samples (if any)."""
+
+    values: np.ndarray
+    sample_ids: list[str]
+    genes: list[str]
+    clinical: pd.DataFrame | None = None
+
+    @property
+    def n_genes(self) -> int:
+        return self.values.shape[1]
+
+
+def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clinical_data: str = "",
+                 synthetic_samples: int = 2000, synthetic_genes: int = 1000, rng_seed: int = 123,
+                 require_unit_range: bool = True) -> ExpressionData:
+    """Load the expression matrix named by ``data_source`` ('synthetic', 'tcga' or a TSV path), validated."""
+    data_dir = os.path.expanduser(data_dir)
+    if data_source == "synthetic":
+        expression_path, clinical_path = write_synthetic_files(data_dir, synthetic_samples, synthetic_genes, rng_seed)
+    elif data_source == "tcga":
+        expression_path = os.path.join(data_dir, train_data)
+        clinical_path = os.path.join(data_dir, "clinical_data.tsv")
+        if not os.path.isfile(expression_path):
+            raise TybaltInputError(f"processed TCGA file {expression_path} not found; "
+                                   f"run the TCGA preprocessing first (see README, 'Using the real TCGA data')")
+    else:
+        expression_path, clinical_path = data_source, clinical_data
+    data = load_expression_tsv(expression_path, os.path.join(data_dir, "cache"))
+    check_values(data.values, expression_path, require_unit_range)
+    if clinical_path:
+        data.clinical = load_clinical_table(clinical_path, data.sample_ids)
+    return data
+
+
+def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int) -> tuple[str, str]:
+    """Write the synthetic expression and clinical TSVs once per (samples, genes, seed); return their paths."""
+    folder = os.path.join(data_dir, "synthetic")
+    stem = os.path.join(folder, f"synthetic_{n_samples}x{n_genes}_seed{seed}")
+    expression_path, clinical_path = f"{stem}_rnaseq.tsv", f"{stem}_clinical.tsv"
+    if not (os.path.isfile(expression_path) and os.path.isfile(clinical_path)):
+        logger.info("generating synthetic data: %d samples x %d genes (seed %d)", n_samples, n_genes, seed)
+        os.makedirs(folder, exist_ok=True)
+        expression, clinical = make_synthetic_data(n_samples, n_genes, seed)
+        write_table(clinical, clinical_path, index=False)
+        write_table(expression, expression_path, index=True, float_format="%.6g")
+    return expression_path, clinical_path
+
+
+def load_expression_tsv(path: str, cache_dir: str) -> ExpressionData:
+    """Read a samples x genes TSV (first column sample ids, header gene symbols), via the binary cache."""
+    if not os.path.isfile(path):
+        raise TybaltInputError(f"data file {path} not found; give an existing samples x genes TSV "
+                               f"as data_source, or use --data_source synthetic")
+    cache_stem = _cache_stem(path, cache_dir)
+    cached = _read_cache(cache_stem, path)
+    if cached is not None:
+        return cached
+    data = _parse_expression_tsv(path)
+    _write_cache(cache_stem, path, data)
+    return data
+
+
+def load_clinical_table(path: str, sample_ids: list[str]) -> pd.DataFrame:
+    """Read a clinical TSV (sample ids in the first column) and align its rows to the expression samples."""
+    if not os.path.isfile(path):
+        raise TybaltInputError(f"clinical file {path} not found; give an existing TSV or set clinical_data = ''")
+    table = pd.read_csv(path, sep="\t", index_col=0)
+    table.index = table.index.astype(str)
+    if table.index.has_duplicates:
+        raise TybaltInputError(f"clinical file {path} lists some samples twice; keep one row per sample")
+    return table.reindex(sample_ids)
+
+
+def check_values(values: np.ndarray, source: str, require_unit_range: bool) -> None:
+    """Refuse missing values, and values outside [0, 1] when the loss needs probabilities."""
+    if not np.isfinite(values).all():
+        raise TybaltInputError(f"data file {source} contains missing or infinite values; "
+                               f"impute or drop them before training")
+    if require_unit_range and (values.min() < 0 or values.max() > 1):
+        raise TybaltInputError(
+            f"data file {source} has values outside [0, 1] (min {values.min():.3g}, max {values.max():.3g}), "
+            f"which binary cross-entropy cannot fit; scale each gene to [0, 1] or use --loss mse")
+
+
+def split_train_validation(n_samples: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Random train/validation row indices, drawn as the original Tybalt did (pandas sample with the seed)."""
+    n_train = int(round((1.0 - val_split) * n_samples))
+    train = np.random.RandomState(seed).choice(n_samples, size=n_train, replace=False)
+    validation = np.setdiff1d(np.arange(n_samples), train)
+    return train, validation
+
+
+def _parse_expression_tsv(path: str) -> ExpressionData:
+    """Parse the TSV with pandas and check its structure, naming the first problem found."""
+    try:
+        frame = pd.read_csv(path, sep="\t", index_col=0)
+    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise TybaltInputError(f"data file {path} is not a readable TSV ({first_line}); "
+                               f"give a tab-separated samples x genes table") from None
+    if frame.shape[0] == 0 or frame.shape[1] == 0:
+        raise TybaltInputError(f"data file {path} has no data rows or no gene columns; "
+                               f"give a samples x genes table with a header row")
+    text_columns = [str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
+    if text_columns:
+        raise TybaltInputError(f"data file {path} has non-numeric cells in column(s) {', '.join(text_columns[:5])}; "
+                               f"every cell after the sample id must be a number")
+    for axis_name, labels in (("sample ids", frame.index), ("gene names", frame.columns)):
+        duplicated = labels[labels.duplicated()].astype(str).unique().tolist()
+        if duplicated:
+            raise TybaltInputError(f"data file {path} has duplicated {axis_name} ({', '.join(duplicated[:5])}); "
+                                   f"keep one row per sample and one column per gene")
+    return ExpressionData(values=frame.to_numpy(dtype=np.float32), sample_ids=frame.index.astype(str).tolist(),
+                          genes=frame.columns.astype(str).tolist())
+
+
+def _cache_stem(path: str, cache_dir: str) -> str:
+    """Cache files are named after the source file and a hash of its absolute path."""
+    digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
+    return os.path.join(cache_dir, f"{os.path.basename(path)}.{digest}")
+
+
+def _source_signature(path: str) -> dict:
+    """What identifies a version of the source file: its size and modification time."""
+    status = os.stat(path)
+    return {"source": os.path.abspath(path), "size": status.st_size, "mtime_ns": status.st_mtime_ns}
+
+
+def _read_cache(stem: str, path: str) -> ExpressionData | None:
+    """Return the cached matrix if it was built from this exact version of the source, else None."""
+    try:
+        with open(f"{stem}.json") as handle:
+            meta = json.load(handle)
+        if meta["signature"] != _source_signature(path):
+            return None
+        values = np.load(f"{stem}.npy", mmap_mode="r")
+    except (OSError, ValueError, KeyError):
+        return None
+    logger.info("loaded %s from its binary cache", path)
+    return ExpressionData(values=np.asarray(values), sample_ids=meta["sample_ids"], genes=meta["genes"])
+
+
+def _write_cache(stem: str, path: str, data: ExpressionData) -> None:
+    """Write the matrix then its metadata (the metadata marks the cache as complete)."""
+    try:
+        os.makedirs(os.path.dirname(stem), exist_ok=True)
+        with replaced_atomically(f"{stem}.npy") as temporary:
+            np.save(temporary, data.values)
+        meta = {"signature": _source_signature(path), "sample_ids": data.sample_ids, "genes": data.genes}
+        write_text(f"{stem}.json", json.dumps(meta))
+    except OSError as error:
+        logger.warning("could not write the binary cache for %s (%s); it will be parsed again next time", path, error)
+

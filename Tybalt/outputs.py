@@ -1,0 +1,88 @@
+"""Write a run's outputs: parameters, per-epoch history, encodings, saved models and the loss plot."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from atomic_files import replaced_atomically, write_table, write_text
+
+HISTORY_FILE = "history.csv"
+PARAMS_FILE = "params.json"
+ENCODINGS_FILE = "encoded_features.tsv"
+ENCODER_FILE = "encoder.keras"
+DECODER_FILE = "decoder.keras"
+LOSS_PLOT_FILE = "loss.png"
+
+
+def run_output_dir(output_dir: str, experiment_id: str, run_id: str) -> str:
+    """The run's folder: ``output_dir`` if set, else Output/<experiment_id>/<run_id> under the working directory.
+
+    Derived at run time from the final ids, so trials launched by the CANDLE Supervisor never share a folder.
+    """
+    return os.path.abspath(output_dir or os.path.join("Output", str(experiment_id), str(run_id)))
+
+
+def write_params(folder: str, params: dict[str, Any]) -> str:
+    """Write the effective parameters as JSON (values that are not JSON types are written as text)."""
+    path = os.path.join(folder, PARAMS_FILE)
+    write_text(path, json.dumps(params, indent=2, sort_keys=True, default=str))
+    return path
+
+
+def write_history(folder: str, history: dict[str, list[float]]) -> str:
+    """Write one row per epoch (1-based) with every logged quantity (loss, val_loss, beta, ...)."""
+    frame = pd.DataFrame(history)
+    frame.insert(0, "epoch", np.arange(1, len(frame) + 1))
+    path = os.path.join(folder, HISTORY_FILE)
+    write_table(frame, path, index=False)
+    return path
+
+
+def write_encodings(folder: str, encodings: np.ndarray, sample_ids: list[str]) -> str:
+    """Write samples x latent encodings; columns are numbered 1..latent_dim as in the Tybalt paper."""
+    columns = [str(k) for k in range(1, encodings.shape[1] + 1)]
+    frame = pd.DataFrame(encodings, index=pd.Index(sample_ids, name="sample_id"), columns=columns)
+    path = os.path.join(folder, ENCODINGS_FILE)
+    write_table(frame, path, float_format="%.6g")
+    return path
+
+
+def save_models(folder: str, encoder, decoder) -> tuple[str, str]:
+    """Save encoder and decoder in the Keras format, each under a temporary name then renamed."""
+    paths = []
+    for model, name in ((encoder, ENCODER_FILE), (decoder, DECODER_FILE)):
+        path = os.path.join(folder, name)
+        with replaced_atomically(path) as temporary:
+            model.save(temporary)
+        paths.append(path)
+    return paths[0], paths[1]
+
+
+def plot_loss(folder: str, history: dict[str, list[float]], title: str) -> str:
+    """Plot training and validation loss per epoch (log scale when the loss spans a wide range)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    figure, axis = plt.subplots(figsize=(6, 4))
+    for key, label in (("loss", "training"), ("val_loss", "validation")):
+        if key in history:
+            axis.plot(epochs, history[key], marker="o" if len(epochs) < 30 else None, label=label)
+    axis.set_xlabel("epoch")
+    axis.set_ylabel("loss")
+    axis.set_title(title)
+    axis.legend()
+    figure.tight_layout()
+    path = os.path.join(folder, LOSS_PLOT_FILE)
+    with replaced_atomically(path) as temporary:
+        figure.savefig(temporary, dpi=100)
+    plt.close(figure)
+    return path
+
