@@ -26,3 +26,16 @@ def run_entry_point(*flags: str, cwd: str | None = None, env: dict | None = None
     """Run the standalone entry point in a fresh Python process, capturing its output."""
     return subprocess.run([sys.executable, ENTRY_POINT, *flags], cwd=cwd, capture_output=True, text=True,
                           env={**os.environ, **(env or {})}, timeout=600)
+
+
+@pytest.fixture
+def tiny_params(monkeypatch, tmp_path, shared_data_dir):
+    """Parameters as initialize_parameters() returns them for a tiny, fast run writing into tmp_path."""
+    import tybalt_baseline_keras2
+
+    def make(*flags: str) -> dict:
+        monkeypatch.setattr(sys, "argv", ["tybalt_baseline_keras2.py", *TINY_FLAGS, "--data_dir", shared_data_dir,
+                                          "--output_dir", str(tmp_path / "out"), *flags])
+        return tybalt_baseline_keras2.initialize_parameters()
+
+    return make

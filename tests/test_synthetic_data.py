@@ -1,0 +1,55 @@
+"""The embedded synthetic data: real TCGA file format, deterministic, with the planted biology present."""
+
+import numpy as np
+import pandas as pd
+
+import data
+from synthetic_data import FEMALE_GENES, MALE_GENES, METASTASIS_GENES, TUMOR_GENES, make_synthetic_data
+
+
+def test_same_seed_gives_identical_data_and_another_seed_does_not():
+    first, _ = make_synthetic_data(200, 120, seed=5)
+    again, _ = make_synthetic_data(200, 120, seed=5)
+    other, _ = make_synthetic_data(200, 120, seed=6)
+    pd.testing.assert_frame_equal(first, again)
+    assert not np.allclose(first.to_numpy(), other.to_numpy())
+
+
+def test_files_use_the_tcga_layout(tmp_path):
+    expression_path, clinical_path = data.write_synthetic_files(str(tmp_path), 300, 150, 1)
+    expression = pd.read_csv(expression_path, sep="\t", index_col=0)
+    clinical = pd.read_csv(clinical_path, sep="\t")
+    assert expression.shape == (300, 150)
+    assert expression.index.str.match(r"^TCGA-\d\d-\d{4}-(01|11|06)$").all()
+    assert expression.to_numpy().min() >= 0 and expression.to_numpy().max() <= 1
+    assert list(clinical["sample_id"]) == list(expression.index)
+    assert {"acronym", "gender", "sample_type", "organ", "disease"} <= set(clinical.columns)
+    assert clinical["acronym"].nunique() >= 5
+    assert set(clinical["sample_type"]) == {"Primary Tumor", "Solid Tissue Normal", "Metastatic"}
+
+
+def test_planted_programs_follow_the_clinical_groups():
+    expression, clinical = make_synthetic_data(1500, 200, seed=2)
+    female = clinical["gender"] == "female"
+    tumour = clinical["sample_type"] != "Solid Tissue Normal"
+    melanoma = clinical["acronym"] == "SKCM"
+    metastatic = clinical["sample_type"] == "Metastatic"
+    assert (expression.loc[female, list(FEMALE_GENES)].mean() > expression.loc[~female, list(FEMALE_GENES)].mean() + 0.2).all()
+    assert (expression.loc[~female, list(MALE_GENES)].mean() > expression.loc[female, list(MALE_GENES)].mean() + 0.2).all()
+    assert (expression.loc[tumour, list(TUMOR_GENES)].mean() > expression.loc[~tumour, list(TUMOR_GENES)].mean() + 0.1).all()
+    in_melanoma = expression.loc[melanoma, list(METASTASIS_GENES)]
+    assert (in_melanoma[metastatic[melanoma]].mean() > in_melanoma[~metastatic[melanoma]].mean() + 0.2).all()
+    assert set(clinical.loc[clinical["acronym"] == "PRAD", "gender"]) == {"male"}
+
+
+def test_split_reproduces_the_original_90_10_sizes():
+    train, validation = data.split_train_validation(10459, 0.1, 123)
+    assert (len(train), len(validation)) == (9413, 1046)
+    assert len(np.intersect1d(train, validation)) == 0
+
+
+def test_split_draws_the_same_training_rows_as_the_original_pandas_sample():
+    frame = pd.DataFrame({"x": range(500)})
+    original_training_rows = frame.sample(frac=0.9, random_state=123).index.to_numpy()
+    train, _ = data.split_train_validation(500, 0.1, 123)
+    np.testing.assert_array_equal(train, original_training_rows)

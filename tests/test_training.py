@@ -1,0 +1,37 @@
+"""Training behaviour: the KL warm-up schedule, and both Tybalt models learning on tiny data."""
+
+import pandas as pd
+import pytest
+
+import tybalt_baseline_keras2
+from training import beta_for_epoch
+
+
+@pytest.mark.parametrize("kappa, expected", [(0.4, [0.0, 0.4, 0.8, 1.0, 1.0]), (1.0, [0.0, 1.0, 1.0, 1.0, 1.0])])
+def test_beta_grows_by_kappa_per_epoch_up_to_one(kappa, expected):
+    assert [beta_for_epoch(epoch, kappa, "warmup") for epoch in range(5)] == pytest.approx(expected)
+
+
+def test_faithful_mode_keeps_beta_at_zero():
+    assert {beta_for_epoch(epoch, 0.5, "faithful") for epoch in range(5)} == {0.0}
+
+
+def test_history_csv_records_the_warm_up_and_the_kl_term_enters_the_loss(tiny_params, tmp_path):
+    history = tybalt_baseline_keras2.run(tiny_params("--epochs", "4", "--kappa", "0.4")).history
+    table = pd.read_csv(tmp_path / "out" / "history.csv")
+    assert list(table["beta"]) == pytest.approx([0.0, 0.4, 0.8, 1.0])
+    expected_loss = table["reconstruction_loss"] + table["beta"] * table["kl_loss"]
+    assert list(table["loss"]) == pytest.approx(list(expected_loss), rel=1e-3)
+    assert len(history["val_loss"]) == 4
+
+
+def test_vae_validation_loss_improves_over_training(tiny_params):
+    history = tybalt_baseline_keras2.run(tiny_params("--epochs", "6", "--learning_rate", "0.005")).history
+    assert history["val_reconstruction_loss"][-1] < history["val_reconstruction_loss"][0]
+
+
+@pytest.mark.parametrize("tied", ["true", "false"])
+def test_adage_trains_with_and_without_tied_weights(tiny_params, tied):
+    history = tybalt_baseline_keras2.run(tiny_params("--model_type", "adage", "--tied_weights", tied, "--epochs",
+                                                     "6", "--learning_rate", "0.01", "--loss", "mse")).history
+    assert history["val_loss"][-1] < history["val_loss"][0]
