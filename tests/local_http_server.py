@@ -17,7 +17,7 @@ class LocalFileServer:
         self.cut_after: dict[str, list[int]] = {}  # path -> bytes to send in the next responses, one per request
         self.support_ranges = True
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_port}/{path}"
