@@ -58,10 +58,9 @@ def fetch(url: str, folder: str, *, sha256: str = "", checksum_parameter: str = 
             reason = f"HTTP {error.code}"
         except (IncompleteDownload, urllib.error.URLError, http.client.HTTPException, OSError) as error:
             if attempt == attempts:
-                raise TybaltInputError(
-                    f"download of {url} failed after {attempts} attempts ({error}); the partial file {part} "
-                    f"is kept and the next run resumes it; check the network, or put the file at {path} yourself"
-                ) from None
+                kept = f"the partial file {part} is kept and the next run resumes it; " if os.path.exists(part) else ""
+                raise TybaltInputError(f"download of {url} failed after {attempts} attempts ({error}); {kept}"
+                                       f"check the network, or put the file at {path} yourself") from None
             reason = str(error) or type(error).__name__
         wait = retry_wait_s * 2 ** (attempt - 1)
         logger.warning("download of %s interrupted (%s); resuming in %.0f s (attempt %d of %d)",
