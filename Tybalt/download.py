@@ -213,6 +213,7 @@ def _verified_copy_present(path: str, url: str, expected: str) -> bool:
 
 
 def _read_sidecar(path: str) -> dict | None:
+    """The download record of ``path`` (URL, size, sha256), or None if there is none."""
     try:
         with open(f"{path}.download.json") as handle:
             return json.load(handle)
@@ -221,5 +222,6 @@ def _read_sidecar(path: str) -> dict | None:
 
 
 def _write_sidecar(path: str, url: str, digest: str) -> None:
+    """Record where ``path`` came from, its size and digest, so that the next call can skip it."""
     write_text(f"{path}.download.json",
                json.dumps({"url": url, "size": os.path.getsize(path), "sha256": digest}, indent=1))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -114,12 +114,13 @@ def prepare_tcga(data_dir: str, options: TcgaOptions, expression_name: str = "")
     raw_folder = os.path.join(folder, "raw")
     files = _file_paths(folder, expression_name or EXPRESSION_FILE_NAMES[options.scaling])
     if options.copy_number_url:
-        copy_number = fetch(options.copy_number_url, raw_folder, progress=options.progress)
-        files = TcgaFiles(files.expression, files.genes, files.clinical, files.manifest, copy_number)
+        files = replace(files, copy_number=fetch(options.copy_number_url, raw_folder, progress=options.progress))
     settings = _settings(options)
     if _outputs_current(files, settings):
         logger.info("cache hit: processed TCGA files in %s match the settings; nothing downloaded or parsed", folder)
         return files
+    if os.path.exists(files.manifest):
+        os.remove(files.manifest)  # the outputs are about to change; an interrupted run must not look complete
     archive = fetch(options.data_url, raw_folder, sha256=options.data_sha256, checksum_parameter="data_sha256",
                     progress=options.progress)
     samples_path = fetch(options.clinical_url, raw_folder, sha256=options.clinical_sha256,
@@ -145,7 +146,7 @@ def read_hiseq(path: str) -> pd.DataFrame:
     try:
         raw = pd.read_csv(path, sep="\t", index_col=0)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise TybaltInputError(f"{path} is not a readable genes x samples TSV ({error}); "
+        raise TybaltInputError(f"{path} is not a readable genes x samples TSV ({str(error).splitlines()[0]}); "
                                f"delete the downloaded archive so that it is fetched again") from None
     text_columns = [str(c) for c, dtype in raw.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if text_columns:
@@ -240,7 +241,8 @@ def read_samples_table(path: str) -> pd.DataFrame:
     try:
         table = pd.read_csv(path, sep="\t", low_memory=False)
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as error:
-        raise TybaltInputError(f"{path} is not a readable TSV ({error}); check clinical_url") from None
+        raise TybaltInputError(f"{path} is not a readable TSV ({str(error).splitlines()[0]}); "
+                               f"check clinical_url") from None
     if SAMPLE_ID_COLUMN not in table.columns:
         raise TybaltInputError(f"{path} has no column {SAMPLE_ID_COLUMN}; it is not Snaptron's TCGA samples.tsv "
                                f"(check clinical_url)")

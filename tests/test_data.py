@@ -27,7 +27,8 @@ def load(path, tmp_path, **options):
     (HEADER + "S1\t0.1\t0.2\t0.3\nS1\t0.4\t0.5\t0.6\n", r"duplicated sample ids \(S1\)"),
     ("sample_id\tG1\tG2\tG1\nS1\t0.1\t0.2\t0.3\nS2\t0.4\t0.5\t0.6\n", r"duplicated gene names \(G1\)"),
     (HEADER + "S1\t0.1\t\t0.3\nS2\t0.4\t0.5\t0.6\n", "missing or infinite values; impute or drop them"),
-    (HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t7.5\t0.6\n", r"outside \[0, 1\].*scale each gene to \[0, 1\] or use --loss mse"),
+    (HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t7.5\t0.6\n",
+     r"outside \[0, 1\].*scale each gene to \[0, 1\] or use --loss mse"),
     ("sample_id\nS1\nS2\n", "no data rows or no gene columns"),
 ], ids=["non-numeric", "duplicated-samples", "duplicated-genes", "missing-values", "outside-unit-range", "no-genes"])
 def test_bad_user_table_is_refused_with_a_message_naming_the_problem_and_the_file(tmp_path, body, message):

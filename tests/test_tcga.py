@@ -17,7 +17,7 @@ import data
 import tybalt
 from errors import TybaltInputError
 from tcga import (GENE_SELECTIONS, SCALINGS, TcgaOptions, apply_gene_scaling, clean_expression, fit_gene_scaling,
-                  prepare_tcga, read_gene_table, read_hiseq)
+                  prepare_tcga, read_gene_table)
 
 N_TUMOURS, N_NORMALS, N_GENES = 70, 10, 300
 ARCHIVE = "records/56735/files/gbm_classifier_data.tar.gz"
@@ -256,3 +256,14 @@ def test_preprocess_only_with_another_data_source_is_a_one_line_error(tmp_path):
     result = run_entry_point("--preprocess_only", "true", "--data_dir", str(tmp_path), cwd=str(tmp_path))
     assert result.returncode == 2
     assert result.stderr.strip().startswith("tybalt: error: preprocess_only applies to --data_source tcga")
+
+
+def test_training_run_on_tcga_prepares_the_data_then_trains_on_it(raw, tmp_path):
+    result = run_entry_point(
+        "--data_source", "tcga", "--data_dir", str(tmp_path / "data"), "--data_url", raw["server"].url(ARCHIVE),
+        "--clinical_url", raw["server"].url(SAMPLES), "--num_genes", "40", "--latent_dim", "4", "--epochs", "1",
+        "--batch_size", "20", "--verbose", "false", "--save_model", "false", "--output_dir", str(tmp_path / "out"),
+        cwd=str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    encodings = pd.read_csv(tmp_path / "out" / "encoded_features.tsv", sep="\t", index_col=0)
+    assert encodings.index.tolist() == sorted(raw["hiseq"].columns) and encodings.shape[1] == 4
