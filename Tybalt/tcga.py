@@ -29,8 +29,7 @@ SCALINGS = ("minmax", "zscore")
 EXPRESSION_FILE_NAMES = {"minmax": "pancan_scaled_zeroone_rnaseq.tsv", "zscore": "pancan_scaled_rnaseq.tsv"}
 CLINICAL_FILE_NAME = "clinical_data.tsv"
 RAW_EXPRESSION_NAME = "HiSeqV2"
-# '?' collects unmapped probes; SLC35E2 is listed twice in HiSeqV2, so neither row can be trusted.
-DROPPED_GENES = ("?", "SLC35E2")
+UNMAPPED_GENE = "?"  # the symbol of HiSeqV2's rows without a gene
 SAMPLE_ID_LENGTH = 15  # TCGA-02-0047-01: project, site, participant, sample type
 SAMPLE_ID_COLUMN = "gdc_cases.samples.submitter_id"
 # Snaptron column -> name in clinical_data.tsv (the names used by the original Tybalt analyses)
@@ -158,21 +157,24 @@ def read_hiseq(path: str) -> pd.DataFrame:
 def clean_expression(raw: pd.DataFrame, source: str) -> pd.DataFrame:
     """Genes x samples -> samples x genes: drop unreliable genes, cut barcodes to 15 characters, NaN -> 0.
 
-    Works on one copy of the values (the full HiSeqV2 is 1.7 GB as float64); samples come out sorted by barcode.
+    Unreliable genes are the '?' rows and every symbol listed more than once (SLC35E2 in HiSeqV2: which row is
+    right cannot be told, so both go). Works on one copy of the values (the full HiSeqV2 is 1.7 GB as float64);
+    samples come out sorted by barcode.
     """
     genes = raw.index.astype(str).str.split("|").str[0]
-    keep = ~genes.isin(DROPPED_GENES)
+    repeated = genes[genes.duplicated() & (genes != UNMAPPED_GENE)].unique().tolist()
+    if repeated:
+        logger.info("dropping genes listed more than once in %s: %s", source, ", ".join(repeated[:10]))
+    keep = ~genes.isin([UNMAPPED_GENE, *repeated])
     samples = raw.columns.astype(str).str.slice(0, SAMPLE_ID_LENGTH)
+    duplicated = samples[samples.duplicated()].unique().tolist()
+    if duplicated:
+        raise TybaltInputError(f"{source} has duplicated sample barcodes ({', '.join(duplicated[:5])}); "
+                               f"it is not the expected HiSeqV2 file (check data_url)")
     order = np.argsort(samples.to_numpy(), kind="stable")
-    genes, samples = genes[keep], samples[order]
-    for axis_name, labels in (("sample barcodes", samples), ("gene symbols", genes)):
-        duplicated = labels[labels.duplicated()].unique().tolist()
-        if duplicated:
-            raise TybaltInputError(f"{source} has duplicated {axis_name} ({', '.join(duplicated[:5])}); "
-                                   f"it is not the expected HiSeqV2 file (check data_url)")
     values = raw.to_numpy(dtype=np.float64)[np.ix_(keep, order)]
     values[np.isnan(values)] = 0.0
-    return pd.DataFrame(values.T, index=samples, columns=genes, copy=False)
+    return pd.DataFrame(values.T, index=samples[order], columns=genes[keep], copy=False)
 
 
 def gene_deviation(expression: pd.DataFrame, gene_selection: str) -> pd.Series:

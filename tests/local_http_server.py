@@ -16,6 +16,7 @@ class LocalFileServer:
         self.requests: list[tuple[str, str | None]] = []  # (path, Range header) of every request
         self.cut_after: dict[str, list[int]] = {}  # path -> bytes to send in the next responses, one per request
         self.support_ranges = True
+        self.redirects: dict[str, str] = {}  # path -> path it moved to (answered with 302)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
@@ -41,6 +42,12 @@ class LocalFileServer:
                 path = self.path.lstrip("/")
                 range_header = self.headers.get("Range")
                 server.requests.append((path, range_header))
+                if path in server.redirects:
+                    self.send_response(302)
+                    self.send_header("Location", server.url(server.redirects[path]))
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 if path not in server.files:
                     self.send_error(404, "Not Found")
                     return

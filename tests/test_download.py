@@ -52,6 +52,14 @@ def test_interrupted_download_resumes_from_where_it_stopped(server, tmp_path):
     assert server.requests_for("files/data.bin") == [None, "bytes=300000-"]
 
 
+def test_interrupted_download_resumes_through_a_redirect(server, tmp_path):
+    server.redirects["record/1/data.bin"] = "files/data.bin"  # as zenodo.org/record/... -> /records/...
+    server.cut_after["files/data.bin"] = [500_000]
+    path = fetch_quietly(server.url("record/1/data.bin"), str(tmp_path))
+    assert open(path, "rb").read() == PAYLOAD
+    assert server.requests_for("files/data.bin") == [None, "bytes=500000-"]
+
+
 def test_interrupted_download_restarts_when_the_server_cannot_resume(server, tmp_path):
     server.support_ranges = False
     server.cut_after["files/data.bin"] = [300_000]

@@ -267,3 +267,17 @@ def test_training_run_on_tcga_prepares_the_data_then_trains_on_it(raw, tmp_path)
     assert result.returncode == 0, result.stderr
     encodings = pd.read_csv(tmp_path / "out" / "encoded_features.tsv", sep="\t", index_col=0)
     assert encodings.index.tolist() == sorted(raw["hiseq"].columns) and encodings.shape[1] == 4
+
+
+def test_cleaning_drops_every_repeated_symbol_and_refuses_repeated_samples():
+    raw = pd.DataFrame([[1.0, 2.0], [3.0, 4.0], [5.0, np.nan], [7.0, 8.0], [9.0, 9.5]],
+                       index=["ABC|123", "ABC|456", "XYZ|789", "?|1", "?|2"],
+                       columns=["TCGA-AB-0002-01", "TCGA-AB-0001-01"])
+    clean = clean_expression(raw, "HiSeqV2")
+    assert clean.columns.tolist() == ["XYZ"]
+    assert clean.index.tolist() == ["TCGA-AB-0001-01", "TCGA-AB-0002-01"]
+    assert clean["XYZ"].tolist() == [0.0, 5.0]
+
+    raw.columns = ["TCGA-AB-0001-01A", "TCGA-AB-0001-01B"]
+    with pytest.raises(TybaltInputError, match="duplicated sample barcodes \\(TCGA-AB-0001-01\\)"):
+        clean_expression(raw, "HiSeqV2")
