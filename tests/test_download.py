@@ -60,6 +60,13 @@ def test_interrupted_download_resumes_through_a_redirect(server, tmp_path):
     assert server.requests_for("files/data.bin") == [None, "bytes=500000-"]
 
 
+def test_partial_file_that_cannot_be_resumed_is_discarded_and_downloaded_again(server, tmp_path):
+    (tmp_path / "data.bin.part").write_bytes(b"x" * (len(PAYLOAD) + 10))  # longer than the file: HTTP 416
+    path = fetch_quietly(server.url("files/data.bin"), str(tmp_path))
+    assert open(path, "rb").read() == PAYLOAD
+    assert server.requests_for("files/data.bin") == [f"bytes={len(PAYLOAD) + 10}-", None]
+
+
 def test_interrupted_download_restarts_when_the_server_cannot_resume(server, tmp_path):
     server.support_ranges = False
     server.cut_after["files/data.bin"] = [300_000]
