@@ -1,6 +1,7 @@
 """Load expression data (synthetic, TCGA or a user's TSV) through one function, validate it, split it.
 
-A parsed TSV is cached as a float32 ``.npy`` matrix plus its sample and gene names, so later trials load in
+The TCGA files are downloaded and preprocessed by ``tcga.prepare_tcga``; every source then goes through the same
+TSV loader. A parsed TSV is cached as a float32 ``.npy`` matrix plus its sample and gene names, so later trials load in
 milliseconds instead of re-parsing; the cache is rebuilt when the source file's size or time stamp changes.
 """
 
@@ -18,6 +19,7 @@ import pandas as pd
 from atomic_files import replaced_atomically, write_table, write_text
 from errors import TybaltInputError
 from synthetic_data import make_synthetic_data
+from tcga import TcgaOptions, prepare_tcga
 
 logger = logging.getLogger(__name__)
 
@@ -38,17 +40,20 @@ class ExpressionData:
 
 def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clinical_data: str = "",
                  synthetic_samples: int = 2000, synthetic_genes: int = 1000, rng_seed: int = 123,
-                 require_unit_range: bool = True) -> ExpressionData:
-    """Load the expression matrix named by ``data_source`` ('synthetic', 'tcga' or a TSV path), validated."""
+                 tcga_options: TcgaOptions | None = None, require_unit_range: bool = True) -> ExpressionData:
+    """Load the expression matrix named by ``data_source`` ('synthetic', 'tcga' or a TSV path), validated.
+
+    For 'tcga' the raw files are downloaded and preprocessed first if the processed ones are missing or were made
+    with other ``tcga_options``; ``train_data`` then names the processed file ('' = named after the scaling).
+    """
     data_dir = os.path.expanduser(data_dir)
     if data_source == "synthetic":
         expression_path, clinical_path = write_synthetic_files(data_dir, synthetic_samples, synthetic_genes, rng_seed)
     elif data_source == "tcga":
-        expression_path = os.path.join(data_dir, train_data)
-        clinical_path = os.path.join(data_dir, "clinical_data.tsv")
-        if not os.path.isfile(expression_path):
-            raise TybaltInputError(f"processed TCGA file {expression_path} not found; "
-                                   f"run the TCGA preprocessing first (see README, 'Using the real TCGA data')")
+        if tcga_options is None:
+            raise ValueError("load_dataset('tcga', ...) needs tcga_options (URLs and preprocessing settings)")
+        files = prepare_tcga(data_dir, tcga_options, train_data)
+        expression_path, clinical_path = files.expression, files.clinical
     else:
         expression_path, clinical_path = data_source, clinical_data
     data = load_expression_tsv(expression_path, os.path.join(data_dir, "cache"))
@@ -127,6 +132,7 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise TybaltInputError(f"data file {path} has no data rows or no gene columns; "
                                f"give a samples x genes table with a header row")
+    frame.columns = _header_names(path, frame.columns)
     text_columns = [str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if text_columns:
         raise TybaltInputError(f"data file {path} has non-numeric cells in column(s) {', '.join(text_columns[:5])}; "
@@ -138,6 +144,13 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
                                    f"keep one row per sample and one column per gene")
     return ExpressionData(values=frame.to_numpy(dtype=np.float32), sample_ids=frame.index.astype(str).tolist(),
                           genes=frame.columns.astype(str).tolist())
+
+
+def _header_names(path: str, parsed: pd.Index) -> pd.Index:
+    """The gene names exactly as written in the header (pandas renames repeated names 'G', 'G.1')."""
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        names = handle.readline().rstrip("\r\n").split("\t")[1:]
+    return pd.Index(names) if len(names) == len(parsed) else parsed
 
 
 def _cache_stem(path: str, cache_dir: str) -> str:

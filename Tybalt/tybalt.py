@@ -16,6 +16,8 @@ MODEL_TYPES = ("vae", "adage")
 LOSSES = ("binary_crossentropy", "mse")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 KL_MODES = ("warmup", "faithful")
+GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
+SCALINGS = ("minmax", "zscore")
 
 additional_definitions = [
     # What to train
@@ -46,8 +48,9 @@ additional_definitions = [
      "help": "synthetic (embedded generator), tcga, or a path to a samples x genes TSV"},
     {"name": "data_dir", "type": str, "default": "~/.cache/tybalt",
      "help": "folder for generated and downloaded data and the binary cache of parsed TSV files"},
-    {"name": "train_data", "type": str, "default": "pancan_scaled_zeroone_rnaseq.tsv",
-     "help": "processed expression file name (tcga) inside data_dir"},
+    {"name": "train_data", "type": str, "default": "",
+     "help": "processed TCGA expression file name inside data_dir/tcga; '' = named after scaling "
+             "(pancan_scaled_zeroone_rnaseq.tsv or pancan_scaled_rnaseq.tsv)"},
     {"name": "clinical_data", "type": str, "default": "",
      "help": "clinical table (TSV, sample ids in the first column) to go with a user data file"},
     {"name": "data_url", "type": str, "default": "https://zenodo.org/record/56735/files/gbm_classifier_data.tar.gz",
@@ -64,6 +67,22 @@ additional_definitions = [
     {"name": "verbose", "type": candle.str2bool, "default": True, "help": "print a progress line per epoch"},
     {"name": "save_model", "type": candle.str2bool, "default": True,
      "help": "save the trained encoder and decoder as .keras files"},
+    # Data: the real TCGA pipeline (download, verify, preprocess; data_url above is the expression archive)
+    {"name": "clinical_url", "type": str, "default": "http://snaptron.cs.jhu.edu/data/tcga/samples.tsv",
+     "help": "URL of the clinical samples.tsv (Snaptron TCGA)"},
+    {"name": "copy_number_url", "type": str, "default": "",
+     "help": "URL of the GISTIC2 copy-number table to download alongside (not preprocessed); '' = skip"},
+    {"name": "data_sha256", "type": str, "default": "",
+     "help": "expected sha256 of the data_url archive; '' = not checked (the computed digest is logged)"},
+    {"name": "clinical_sha256", "type": str, "default": "",
+     "help": "expected sha256 of the clinical samples.tsv; '' = not checked (the computed digest is logged)"},
+    {"name": "num_genes", "type": int, "default": 5000, "help": "TCGA: keep this many most variable genes"},
+    {"name": "gene_selection", "type": str, "default": "mean_absolute_deviation", "choices": GENE_SELECTIONS,
+     "help": "TCGA: rank genes by mean (original code) or median (paper) absolute deviation"},
+    {"name": "scaling", "type": str, "default": "minmax", "choices": SCALINGS,
+     "help": "TCGA: scale each gene to [0, 1] (minmax) or to mean 0, sd 1 (zscore, needs --loss mse)"},
+    {"name": "preprocess_only", "type": candle.str2bool, "default": False,
+     "help": "TCGA: download and preprocess, print where the files are, and exit without training"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

@@ -33,9 +33,12 @@ def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE) -> dic
 def run(params: dict[str, Any]):
     """Train one model with ``params`` and write its outputs; return the Keras History."""
     params = check_parameters(params)
+    if params["preprocess_only"]:
+        return _preprocess_only(params)
     import data
     import outputs
     from models import build_autoencoder, exportable_decoder
+    from tcga import TcgaOptions
     from training import compile_autoencoder, set_seed, train
 
     from keras_backend import keras
@@ -47,7 +50,7 @@ def run(params: dict[str, Any]):
         params["data_source"], params["data_dir"], train_data=params["train_data"],
         clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
         synthetic_genes=params["synthetic_genes"], rng_seed=params["rng_seed"],
-        require_unit_range=params["loss"] == "binary_crossentropy")
+        tcga_options=TcgaOptions.from_params(params), require_unit_range=params["loss"] == "binary_crossentropy")
     train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
                                                         params["rng_seed"])
     autoencoder = build_autoencoder(
@@ -73,6 +76,16 @@ def run(params: dict[str, Any]):
     outputs.plot_loss(folder, history.history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
     logger.info("final val_loss %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
     return history
+
+
+def _preprocess_only(params: dict[str, Any]) -> None:
+    """Download and preprocess the TCGA data, print where the files are, train nothing."""
+    if params["data_source"] != "tcga":
+        raise TybaltInputError(f"preprocess_only applies to --data_source tcga, not {params['data_source']!r}; "
+                               f"add --data_source tcga or drop --preprocess_only")
+    from tcga import TcgaOptions, prepare_tcga
+
+    print(prepare_tcga(params["data_dir"], TcgaOptions.from_params(params), params["train_data"]).describe())
 
 
 def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:
