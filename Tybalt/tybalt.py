@@ -25,7 +25,7 @@ additional_definitions = [
      "help": "vae: Tybalt variational autoencoder; adage: denoising autoencoder; ae: plain autoencoder"},
     {"name": "depth", "type": int, "default": 0,
      "help": "extra hidden layers between input and latent space, mirrored in the decoder (vae: 0-1, ae: 0-6)"},
-    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of the extra hidden layer when depth is 1"},
+    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of each extra hidden layer (depth >= 1)"},
     {"name": "latent_dim", "type": int, "default": 100, "help": "size of the latent space (the encodings)"},
     {"name": "kappa", "type": float, "default": 1.0, "help": "KL warm-up: beta grows by kappa per epoch up to 1"},
     {"name": "kl_mode", "type": str, "default": "warmup", "choices": KL_MODES,
