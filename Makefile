@@ -1,11 +1,12 @@
 # Quick start: `make demo` trains on the embedded synthetic data; `make test` runs the test suite.
-# Both create .venv and install the dependencies on first use.
+# `make toy` runs the 3-gene teaching example (PCA vs shallow and deep autoencoders).
+# All create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench clean
+.PHONY: demo test bench clean toy
 
 $(INSTALLED): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -17,6 +18,9 @@ $(INSTALLED): requirements.txt
 
 demo: $(INSTALLED)
 	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo
+
+toy: $(INSTALLED)
+	$(PY) examples/basic_autoencoders.py --output_dir Output/toy
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q tests

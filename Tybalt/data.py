@@ -20,6 +20,7 @@ from atomic_files import replaced_atomically, write_table, write_text
 from errors import TybaltInputError
 from synthetic_data import make_synthetic_data
 from tcga import TcgaOptions, prepare_tcga
+from toy_data import TOY_GENES, make_toy_values, toy_sample_ids
 
 logger = logging.getLogger(__name__)
 
@@ -39,14 +40,17 @@ class ExpressionData:
 
 
 def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clinical_data: str = "",
-                 synthetic_samples: int = 2000, synthetic_genes: int = 1000, rng_seed: int = 123,
-                 tcga_options: TcgaOptions | None = None, require_unit_range: bool = True) -> ExpressionData:
-    """Load the expression matrix named by ``data_source`` ('synthetic', 'tcga' or a TSV path), validated.
+                 synthetic_samples: int = 2000, synthetic_genes: int = 1000, toy_samples: int = 1000,
+                 rng_seed: int = 123, tcga_options: TcgaOptions | None = None,
+                 require_unit_range: bool = True) -> ExpressionData:
+    """Load the expression matrix named by ``data_source`` ('synthetic', 'toy', 'tcga' or a TSV path), validated.
 
     For 'tcga' the raw files are downloaded and preprocessed first if the processed ones are missing or were made
     with other ``tcga_options``; ``train_data`` then names the processed file ('' = named after the scaling).
     """
     data_dir = os.path.expanduser(data_dir)
+    if data_source == "toy":
+        return make_toy_dataset(toy_samples, rng_seed)
     if data_source == "synthetic":
         expression_path, clinical_path = write_synthetic_files(data_dir, synthetic_samples, synthetic_genes, rng_seed)
     elif data_source == "tcga":
@@ -61,6 +65,12 @@ def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clini
     if clinical_path:
         data.clinical = load_clinical_table(clinical_path, data.sample_ids)
     return data
+
+
+def make_toy_dataset(n_samples: int, seed: int) -> ExpressionData:
+    """The 3-gene teaching data (gene3 = gene1 AND gene2), made in memory: it is tiny and quick to draw."""
+    return ExpressionData(values=make_toy_values(n_samples, seed), sample_ids=toy_sample_ids(n_samples),
+                          genes=list(TOY_GENES))
 
 
 def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int) -> tuple[str, str]:

@@ -1,4 +1,4 @@
-"""The Tybalt models: the variational autoencoder (VAE) and the denoising autoencoder (ADAGE).
+"""The models: the Tybalt variational autoencoder (VAE), the denoising autoencoder (ADAGE) and a plain autoencoder.
 
 Each builder returns an ``Autoencoder``: the model that ``fit`` trains, and its encoder (expression ->
 encodings) and decoder (encodings -> expression) as separate Keras models sharing the trained weights.
@@ -22,8 +22,10 @@ class Autoencoder:
 
 def build_autoencoder(model_type: str, n_genes: int, latent_dim: int, *, depth: int = 0, hidden_dim: int = 300,
                       loss: str = "binary_crossentropy", noise: float = 0.05, sparsity: float = 0.0,
-                      tied_weights: bool = False) -> Autoencoder:
-    """Build the model named by ``model_type`` ('vae' or 'adage') for ``n_genes`` inputs."""
+                      tied_weights: bool = False, activation: str = "tanh") -> Autoencoder:
+    """Build the model named by ``model_type`` ('vae', 'adage' or 'ae') for ``n_genes`` inputs."""
+    if model_type == "ae":
+        return build_plain_autoencoder(n_genes, latent_dim, depth=depth, hidden_dim=hidden_dim, activation=activation)
     if model_type == "vae":
         return build_vae(n_genes, latent_dim, depth=depth, hidden_dim=hidden_dim, loss=loss)
     if model_type == "adage":
@@ -70,6 +72,27 @@ def build_adage(n_genes: int, latent_dim: int, *, noise: float = 0.05, sparsity:
     return Autoencoder(adage, encoder, decoder)
 
 
+def build_plain_autoencoder(n_genes: int, latent_dim: int, *, depth: int = 0, hidden_dim: int = 300,
+                            activation: str = "tanh") -> Autoencoder:
+    """Plain autoencoder: ``depth`` hidden layers each side of a linear code, mirrored in the decoder.
+
+    With activation 'linear' every layer is linear, the output too, so trained with MSE it finds the PCA
+    subspace; otherwise the output is sigmoid, for expression values in [0, 1].
+    """
+    expression = keras.Input(shape=(n_genes,), name="expression")
+    encoded = _hidden_stack(expression, depth, hidden_dim, activation, "encoder_hidden")
+    encoder = keras.Model(expression, keras.layers.Dense(latent_dim, name="encodings")(encoded), name="encoder")
+
+    latent = keras.Input(shape=(latent_dim,), name="encodings")
+    decoded = _hidden_stack(latent, depth, hidden_dim, activation, "decoder_hidden")
+    output_activation = "linear" if activation == "linear" else "sigmoid"
+    reconstruction = keras.layers.Dense(n_genes, activation=output_activation, name="reconstruction")(decoded)
+    decoder = keras.Model(latent, reconstruction, name="decoder")
+
+    autoencoder = keras.Model(expression, decoder(encoder(expression)), name="autoencoder")
+    return Autoencoder(autoencoder, encoder, decoder)
+
+
 def exportable_decoder(decoder: keras.Model) -> keras.Model:
     """The decoder with tied weights copied into a plain Dense layer, so it saves and loads without this module."""
     tied = [layer for layer in decoder.layers if isinstance(layer, TiedDense)]
@@ -81,6 +104,13 @@ def exportable_decoder(decoder: keras.Model) -> keras.Model:
     plain = keras.Model(latent, dense(latent), name="decoder")
     dense.set_weights([kernel.T, bias])
     return plain
+
+
+def _hidden_stack(inputs, depth: int, units: int, activation: str, name: str):
+    """``depth`` Dense layers of ``units`` with ``activation``, named name_1, name_2, ..."""
+    for layer in range(1, depth + 1):
+        inputs = keras.layers.Dense(units, activation=activation, name=f"{name}_{layer}")(inputs)
+    return inputs
 
 
 def _dense_batchnorm_relu(inputs, units: int, name: str):

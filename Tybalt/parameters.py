@@ -27,7 +27,11 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "sparsity": (0, None, False),
     "synthetic_samples": (20, None, False),
     "num_genes": (1, None, False),
+    "toy_samples": (10, None, False),
 }
+
+# model_type -> the depths its builder supports (vae and adage: the published architectures)
+DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}
 
 
 def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
@@ -40,9 +44,29 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     for name, (low, high, low_excluded) in NUMERIC_RANGES.items():
         if name in checked:
             _check_range(name, checked[name], low, high, low_excluded)
-    if checked.get("val_split", 0.1) * checked.get("synthetic_samples", 2000) < 1:
-        raise TybaltInputError("val_split leaves no validation samples; raise val_split or the sample count")
+    _check_depth(checked)
+    _check_linear_output_loss(checked)
+    sample_count = "toy_samples" if checked.get("data_source") == "toy" else "synthetic_samples"
+    if checked.get("val_split", 0.1) * checked.get(sample_count, 2000) < 1:
+        raise TybaltInputError(f"val_split leaves no validation samples; raise val_split or {sample_count}")
     return checked
+
+
+def _check_depth(params: dict[str, Any]) -> None:
+    """Each model type supports its own range of depths."""
+    model_type, depth = params.get("model_type"), params.get("depth")
+    allowed = DEPTHS.get(model_type)
+    if allowed is not None and depth is not None and depth not in allowed:
+        raise TybaltInputError(f"parameter depth = {depth!r} is not supported by model_type {model_type!r}; "
+                               f"use a depth from {allowed.start} to {allowed.stop - 1}")
+
+
+def _check_linear_output_loss(params: dict[str, Any]) -> None:
+    """A linear ae output can leave [0, 1], where binary cross-entropy is undefined."""
+    if (params.get("model_type") == "ae" and params.get("activation") == "linear"
+            and params.get("loss") == "binary_crossentropy"):
+        raise TybaltInputError("activation 'linear' gives the ae a linear output, which binary_crossentropy "
+                               "cannot score; use --loss mse (linear + mse is the PCA-like autoencoder)")
 
 
 def _convert(name: str, value: Any, definition: dict) -> Any:

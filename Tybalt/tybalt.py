@@ -12,21 +12,22 @@ from candle_layer import candle
 FILE_PATH = os.path.dirname(os.path.realpath(__file__))
 DEFAULT_MODEL_FILE = "tybalt_default_model.txt"
 
-MODEL_TYPES = ("vae", "adage")
+MODEL_TYPES = ("vae", "adage", "ae")
 LOSSES = ("binary_crossentropy", "mse")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 KL_MODES = ("warmup", "faithful")
 GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
 SCALINGS = ("minmax", "zscore")
+ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 
 additional_definitions = [
     # What to train
     {"name": "model_name", "type": str, "default": "tybalt", "help": "benchmark name used by CANDLE"},
     {"name": "model_type", "type": str, "default": "vae", "choices": MODEL_TYPES,
-     "help": "vae: Tybalt variational autoencoder; adage: denoising autoencoder"},
-    {"name": "depth", "type": int, "default": 0, "choices": (0, 1),
-     "help": "extra hidden layers between input and latent space (mirrored in the decoder)"},
-    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of the extra hidden layer when depth is 1"},
+     "help": "vae: Tybalt variational autoencoder; adage: denoising autoencoder; ae: plain autoencoder"},
+    {"name": "depth", "type": int, "default": 0,
+     "help": "extra hidden layers between input and latent space, mirrored in the decoder (vae: 0-1, ae: 0-6)"},
+    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of each extra hidden layer (depth >= 1)"},
     {"name": "latent_dim", "type": int, "default": 100, "help": "size of the latent space (the encodings)"},
     {"name": "kappa", "type": float, "default": 1.0, "help": "KL warm-up: beta grows by kappa per epoch up to 1"},
     {"name": "kl_mode", "type": str, "default": "warmup", "choices": KL_MODES,
@@ -45,7 +46,7 @@ additional_definitions = [
     {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights"},
     # Data
     {"name": "data_source", "type": str, "default": "synthetic",
-     "help": "synthetic (embedded generator), tcga, or a path to a samples x genes TSV"},
+     "help": "synthetic (embedded generator), toy (3 binary genes), tcga, or a path to a samples x genes TSV"},
     {"name": "data_dir", "type": str, "default": "~/.cache/tybalt",
      "help": "folder for generated and downloaded data and the binary cache of parsed TSV files"},
     {"name": "train_data", "type": str, "default": "",
@@ -83,6 +84,11 @@ additional_definitions = [
      "help": "TCGA: scale each gene to [0, 1] (minmax) or to mean 0, sd 1 (zscore, needs --loss mse)"},
     {"name": "preprocess_only", "type": candle.str2bool, "default": False,
      "help": "TCGA: download and preprocess, print where the files are, and exit without training"},
+    # Toy example and plain autoencoder (issue 6)
+    {"name": "activation", "type": str, "default": "tanh", "choices": ACTIVATIONS,
+     "help": "ae: activation of the hidden layers; 'linear' also makes the output linear (PCA-like with mse)"},
+    {"name": "toy_samples", "type": int, "default": 1000,
+     "help": "samples of the 3-gene toy data set (data_source toy)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

@@ -1,0 +1,161 @@
+"""The 3-gene teaching example: toy data, the plain 'ae' model, PCA vs shallow and deep autoencoders, searches."""
+
+import importlib.util
+import itertools
+import json
+import os
+import re
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO, run_entry_point
+from data import load_dataset, split_train_validation
+from errors import TybaltInputError
+from keras_backend import keras
+from models import build_autoencoder
+from parameters import check_parameters
+from training import compile_autoencoder, set_seed, train
+
+EXAMPLE = os.path.join(REPO, "examples", "basic_autoencoders.py")
+# Settings under which the linear autoencoder reliably reaches the PCA solution in a few seconds.
+TOY_SAMPLES, EPOCHS, BATCH_SIZE, LEARNING_RATE, SEED = 2000, 10, 16, 0.01, 123
+
+
+def reconstruction_mse(values: np.ndarray, reconstructed: np.ndarray) -> np.ndarray:
+    """Mean squared error per gene."""
+    return ((values - reconstructed) ** 2).mean(axis=0)
+
+
+@pytest.fixture(scope="module")
+def toy_errors(tmp_path_factory):
+    """Per-gene MSE of PCA (2 components), the shallow linear AE and the deep tanh AE on the same toy data."""
+    dataset = load_dataset("toy", str(tmp_path_factory.mktemp("toy")), toy_samples=TOY_SAMPLES, rng_seed=SEED)
+    values = dataset.values
+    train_rows, val_rows = split_train_validation(len(values), 0.1, SEED)
+
+    centre = values[train_rows].mean(axis=0)
+    _, _, components = np.linalg.svd(values[train_rows] - centre, full_matrices=False)
+    projection = components[:2].T @ components[:2]
+    errors = {"pca": reconstruction_mse(values, centre + (values - centre) @ projection)}
+    reconstructions = {}
+    for name, depth, activation in (("shallow_linear", 0, "linear"), ("deep_tanh", 3, "tanh")):
+        set_seed(SEED)
+        autoencoder = build_autoencoder("ae", 3, 2, depth=depth, hidden_dim=12, activation=activation)
+        compile_autoencoder(autoencoder, optimizer="adam", learning_rate=LEARNING_RATE, loss="mse")
+        train(autoencoder, values[train_rows], values[val_rows], epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=False)
+        reconstructions[name] = np.asarray(autoencoder.model(values, training=False))
+        errors[name] = reconstruction_mse(values, reconstructions[name])
+    errors["pca_reconstruction"] = centre + (values - centre) @ projection
+    errors["linear_reconstruction"] = reconstructions["shallow_linear"]
+    return errors
+
+
+def test_toy_data_have_gene3_equal_to_gene1_and_gene2_with_four_balanced_patterns(tmp_path):
+    dataset = load_dataset("toy", str(tmp_path), toy_samples=4000, rng_seed=5)
+    values = dataset.values
+    assert values.shape == (4000, 3) and dataset.genes == ["gene1", "gene2", "gene3"]
+    assert len(set(dataset.sample_ids)) == 4000 and dataset.clinical is None
+    assert set(np.unique(values)) == {0.0, 1.0}
+    np.testing.assert_array_equal(values[:, 2], np.logical_and(values[:, 0], values[:, 1]))
+    patterns, counts = np.unique(values, axis=0, return_counts=True)
+    assert len(patterns) == 4
+    assert np.all(np.abs(counts / 4000 - 0.25) < 0.03)
+
+
+def test_toy_data_are_repeatable_by_seed(tmp_path):
+    first = load_dataset("toy", str(tmp_path), toy_samples=50, rng_seed=1).values
+    again = load_dataset("toy", str(tmp_path), toy_samples=50, rng_seed=1).values
+    other = load_dataset("toy", str(tmp_path), toy_samples=50, rng_seed=2).values
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+
+
+def test_shallow_linear_autoencoder_matches_pca_and_cannot_reconstruct_gene3(toy_errors):
+    pca, linear = toy_errors["pca"], toy_errors["shallow_linear"]
+    assert linear.mean() == pytest.approx(pca.mean(), rel=0.05)
+    # 4 balanced corners of the cube do not lie in a plane: about 0.02 MSE stays on gene 3.
+    assert 0.015 < pca[2] < 0.03 and 0.015 < linear[2] < 0.03
+    np.testing.assert_allclose(toy_errors["linear_reconstruction"], toy_errors["pca_reconstruction"], atol=0.03)
+
+
+def test_deep_nonlinear_autoencoder_reconstructs_at_least_ten_times_better_than_pca(toy_errors):
+    assert toy_errors["deep_tanh"].mean() < toy_errors["pca"].mean() / 10
+    assert toy_errors["deep_tanh"][2] < toy_errors["pca"][2] / 10
+
+
+def test_ae_layers_follow_depth_width_and_activation():
+    deep = build_autoencoder("ae", 3, 2, depth=3, hidden_dim=12, activation="relu")
+    dense = [layer for layer in deep.encoder.layers + deep.decoder.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.units for layer in dense] == [12, 12, 12, 2, 12, 12, 12, 3]
+    activations = [layer.get_config()["activation"] for layer in dense]
+    assert activations == ["relu"] * 3 + ["linear"] + ["relu"] * 3 + ["sigmoid"]
+    shallow = build_autoencoder("ae", 3, 2, depth=0, activation="linear")
+    assert [layer.get_config()["activation"] for layer in shallow.decoder.layers[1:]] == ["linear"]
+
+
+def test_entry_point_trains_ae_on_toy_data_and_writes_the_usual_outputs(tmp_path):
+    out = tmp_path / "run"
+    result = run_entry_point("--data_source", "toy", "--model_type", "ae", "--loss", "mse", "--depth", "2",
+                             "--hidden_dim", "8", "--latent_dim", "2", "--toy_samples", "200", "--epochs", "2",
+                             "--batch_size", "16", "--verbose", "false", "--output_dir", str(out),
+                             "--data_dir", str(tmp_path / "data"))
+    assert result.returncode == 0, result.stderr
+    for name in ("params.json", "history.csv", "encoded_features.tsv", "encoder.keras", "decoder.keras", "loss.png"):
+        assert (out / name).is_file(), name
+    encodings = pd.read_csv(out / "encoded_features.tsv", sep="\t", index_col=0)
+    assert encodings.shape == (200, 2) and encodings.index[0] == "toy_00000"
+    assert len(pd.read_csv(out / "history.csv")) == 2
+    params = json.loads((out / "params.json").read_text())
+    assert (params["model_type"], params["activation"], params["toy_samples"]) == ("ae", "tanh", 200)
+
+
+@pytest.mark.parametrize("bad, message", [
+    ({"activation": "softmax"}, "activation"),
+    ({"depth": 7}, "depth = 7 is not supported by model_type 'ae'"),
+    ({"depth": -1}, "depth"),
+    ({"model_type": "vae", "depth": 2}, "model_type 'vae'"),
+    ({"activation": "linear", "loss": "binary_crossentropy"}, "--loss mse"),
+    ({"toy_samples": 5}, "toy_samples"),
+])
+def test_bad_ae_or_toy_parameters_are_clear_input_errors(bad, message):
+    good = {"data_source": "toy", "model_type": "ae", "depth": 6, "activation": "tanh", "loss": "mse",
+            "toy_samples": 100}
+    check_parameters(good)
+    with pytest.raises(TybaltInputError, match=message):
+        check_parameters({**good, **bad})
+
+
+def test_entry_point_refuses_an_unsupported_depth_in_one_line(tmp_path):
+    result = run_entry_point("--data_source", "toy", "--model_type", "ae", "--depth", "9", "--output_dir",
+                             str(tmp_path / "run"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith("tybalt: error: parameter depth = 9")
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("space, n_configurations", [("toy_depth_width.yaml", 24), ("toy_latent_dim.yaml", 3)])
+def test_toy_search_spaces_hold_only_valid_configurations(space, n_configurations):
+    with open(os.path.join(REPO, "workflows", space)) as handle:
+        definition = yaml.safe_load(handle)
+    names = list(definition["parameters"])
+    grid = list(itertools.product(*(definition["parameters"][name] for name in names)))
+    assert len(grid) == n_configurations
+    for point in grid:
+        checked = check_parameters({**definition["fixed"], **dict(zip(names, point))})
+        assert checked["data_source"] == "toy" and checked["model_type"] == "ae"
+
+
+def test_example_prints_the_error_table_and_saves_the_code_figure(tmp_path, monkeypatch, capsys):
+    spec = importlib.util.spec_from_file_location("basic_autoencoders", EXAMPLE)
+    example = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, example)  # dataclasses look their module up there
+    spec.loader.exec_module(example)
+    monkeypatch.setattr(sys, "argv", [EXAMPLE, "--samples", "200", "--epochs", "1", "--output_dir", str(tmp_path)])
+    example.main()
+    row = re.compile(r"^(PCA|shallow linear AE|deep nonlinear AE) .*(\s+\d\.\d\de-\d\d){4}\s+\d+%$")
+    assert len([line for line in capsys.readouterr().out.splitlines() if row.match(line)]) == 3
+    assert (tmp_path / "toy_codes.png").stat().st_size > 10_000
