@@ -41,7 +41,7 @@ class ExpressionData:
 
 def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clinical_data: str = "",
                  synthetic_samples: int = 2000, synthetic_genes: int = 1000, toy_samples: int = 1000,
-                 rng_seed: int = 123, tcga_options: TcgaOptions | None = None,
+                 toy_variant: str = "binary", rng_seed: int = 123, tcga_options: TcgaOptions | None = None,
                  require_unit_range: bool = True) -> ExpressionData:
     """Load the expression matrix named by ``data_source`` ('synthetic', 'toy', 'tcga' or a TSV path), validated.
 
@@ -50,7 +50,7 @@ def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clini
     """
     data_dir = os.path.expanduser(data_dir)
     if data_source == "toy":
-        return make_toy_dataset(toy_samples, rng_seed)
+        return make_toy_dataset(toy_samples, rng_seed, toy_variant)
     if data_source == "synthetic":
         expression_path, clinical_path = write_synthetic_files(data_dir, synthetic_samples, synthetic_genes, rng_seed)
     elif data_source == "tcga":
@@ -67,9 +67,9 @@ def load_dataset(data_source: str, data_dir: str, *, train_data: str = "", clini
     return data
 
 
-def make_toy_dataset(n_samples: int, seed: int) -> ExpressionData:
-    """The 3-gene teaching data (gene3 = gene1 AND gene2), made in memory: it is tiny and quick to draw."""
-    return ExpressionData(values=make_toy_values(n_samples, seed), sample_ids=toy_sample_ids(n_samples),
+def make_toy_dataset(n_samples: int, seed: int, variant: str = "binary") -> ExpressionData:
+    """The 3-gene teaching data ('binary' or 'continuous'), made in memory: it is tiny and quick to draw."""
+    return ExpressionData(values=make_toy_values(n_samples, seed, variant), sample_ids=toy_sample_ids(n_samples),
                           genes=list(TOY_GENES))
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 
 from candle_layer import candle
+from toy_data import TOY_VARIANTS
 
 FILE_PATH = os.path.dirname(os.path.realpath(__file__))
 DEFAULT_MODEL_FILE = "tybalt_default_model.txt"
@@ -89,6 +90,9 @@ additional_definitions = [
      "help": "ae: activation of the hidden layers; 'linear' also makes the output linear (PCA-like with mse)"},
     {"name": "toy_samples", "type": int, "default": 1000,
      "help": "samples of the 3-gene toy data set (data_source toy)"},
+    {"name": "toy_variant", "type": str, "default": "binary", "choices": TOY_VARIANTS,
+     "help": "toy data: binary (gene3 = gene1 AND gene2, coin flips) or continuous (genes 1, 2 ~ U(0, 1), "
+             "gene3 = gene1 x gene2; intrinsic dimension 2, used by the latent-size search)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

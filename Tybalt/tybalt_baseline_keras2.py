@@ -49,7 +49,8 @@ def run(params: dict[str, Any]):
     dataset = data.load_dataset(
         params["data_source"], params["data_dir"], train_data=params["train_data"],
         clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
-        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"], rng_seed=params["rng_seed"],
+        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
+        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"],
         tcga_options=TcgaOptions.from_params(params), require_unit_range=params["loss"] == "binary_crossentropy")
     train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
                                                         params["rng_seed"])
