@@ -130,6 +130,7 @@ def test_entry_point_trains_ae_on_toy_data_and_writes_the_usual_outputs(tmp_path
     ({"model_type": "vae", "depth": 2}, "model_type 'vae'"),
     ({"activation": "linear", "loss": "binary_crossentropy"}, "--loss mse"),
     ({"toy_samples": 5}, "toy_samples"),
+    ({"toy_variant": "soft"}, "toy_variant"),
 ])
 def test_bad_ae_or_toy_parameters_are_clear_input_errors(bad, message):
     good = {"data_source": "toy", "model_type": "ae", "depth": 6, "activation": "tanh", "loss": "mse",
@@ -147,21 +148,35 @@ def test_entry_point_refuses_an_unsupported_depth_in_one_line(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_latent_dim_search_space_drops_sharply_from_latent_1_to_2_on_the_continuous_toy_data(tiny_params, tmp_path):
-    """Each latent size of workflows/toy_latent_dim.yaml, trained once through run() with the space's own settings."""
+def latent_dim_space() -> dict:
+    """The latent-size search space as the tuners read it."""
+    with open(os.path.join(REPO, "workflows", "toy_latent_dim.yaml")) as handle:
+        return yaml.safe_load(handle)
+
+
+def final_val_loss(tiny_params, folder, **settings) -> float:
+    """Train once through the entry point's run() with the latent-dim space's fixed settings changed by ``settings``."""
     import tybalt_baseline_keras2
 
-    with open(os.path.join(REPO, "workflows", "toy_latent_dim.yaml")) as handle:
-        space = yaml.safe_load(handle)
+    params = {**tiny_params("--output_dir", str(folder)), **latent_dim_space()["fixed"], "rng_seed": SEED, **settings}
+    return tybalt_baseline_keras2.run(params).history["val_loss"][-1]
+
+
+def test_latent_dim_search_space_drops_sharply_from_latent_1_to_2_on_the_continuous_toy_data(tiny_params, tmp_path):
+    space = latent_dim_space()
     assert space["fixed"]["toy_variant"] == "continuous"
-    val_loss = {}
-    for latent_dim in space["parameters"]["latent_dim"]:
-        defaults = tiny_params("--output_dir", str(tmp_path / f"latent{latent_dim}"))
-        params = {**defaults, **space["fixed"], "latent_dim": latent_dim, "rng_seed": SEED}
-        val_loss[latent_dim] = tybalt_baseline_keras2.run(params).history["val_loss"][-1]
+    val_loss = {latent_dim: final_val_loss(tiny_params, tmp_path / str(latent_dim), latent_dim=latent_dim)
+                for latent_dim in space["parameters"]["latent_dim"]}
     # A 1-d code cannot hold the 2-d surface (measured: ~2e-2); 2 or 3 dimensions reach ~3e-4.
     assert val_loss[2] * 10 < val_loss[1]
     assert val_loss[3] < 3 * val_loss[2]
+
+
+def test_binary_toy_data_already_fit_a_1_d_code_which_is_why_the_latent_search_uses_the_continuous_variant(
+        tiny_params, tmp_path, toy_errors):
+    # The 4 binary patterns are 4 points: a deep decoder lays them along one code axis (measured: ~5e-5), far below
+    # what PCA leaves with 2 components, so a latent-size search on them cannot prefer 2 over 1.
+    assert final_val_loss(tiny_params, tmp_path, latent_dim=1, toy_variant="binary") < toy_errors["pca"].mean() / 10
 
 
 @pytest.mark.parametrize("space, n_configurations", [("toy_depth_width.yaml", 24), ("toy_latent_dim.yaml", 3)])
