@@ -26,6 +26,9 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "noise": (0, 1, False),
     "sparsity": (0, None, False),
     "synthetic_samples": (20, None, False),
+    # Hyperparameter optimisation
+    "max_trials": (1, None, False),
+    "executions_per_trial": (1, None, False),
 }
 
 

@@ -16,6 +16,7 @@ MODEL_TYPES = ("vae", "adage")
 LOSSES = ("binary_crossentropy", "mse")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 KL_MODES = ("warmup", "faithful")
+TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 
 additional_definitions = [
     # What to train
@@ -64,6 +65,14 @@ additional_definitions = [
     {"name": "verbose", "type": candle.str2bool, "default": True, "help": "print a progress line per epoch"},
     {"name": "save_model", "type": candle.str2bool, "default": True,
      "help": "save the trained encoder and decoder as .keras files"},
+    # Hyperparameter optimisation (KerasTuner in-process; see README_hpo.md)
+    {"name": "tuner", "type": str, "default": "none", "choices": TUNERS,
+     "help": "none: train once; random/bayesian/hyperband/grid: KerasTuner search; sklearn: linear baselines"},
+    {"name": "search_space", "type": str, "default": "tybalt_bayesian",
+     "help": "search-space YAML: a name in workflows/ or a path"},
+    {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most"},
+    {"name": "executions_per_trial", "type": int, "default": 1,
+     "help": "trainings per trial, averaged (reduces the noise of the objective)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}
