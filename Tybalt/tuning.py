@@ -147,8 +147,8 @@ class LinearHyperModel(kt.HyperModel):
         n_components = define_hyperparameters(subspace, hp).get("latent_dim", self.params["latent_dim"])
         seed = self.params["rng_seed"]
         return {"pca": lambda: PCA(n_components, random_state=seed),
-                "ica": lambda: FastICA(n_components, random_state=seed, max_iter=400),
-                "nmf": lambda: NMF(n_components, random_state=seed, max_iter=400)}[method]()
+                "ica": lambda: FastICA(n_components, random_state=seed, max_iter=200),
+                "nmf": lambda: NMF(n_components, init="nndsvda", random_state=seed, max_iter=200)}[method]()
 
 
 def reconstruction_mse_score(model, x, y=None, sample_weight=None) -> float:
