@@ -60,10 +60,11 @@ def assert_all_completed(table, columns):
     assert set(columns) <= set(table.columns)
 
 
-@pytest.mark.parametrize("tuner", ["random", "bayesian"])
-def test_keras_tuners_run_trials_and_write_the_three_outputs(tuner, tmp_path, shared_data_dir, space_file):
-    history, table, best = search(tmp_path, shared_data_dir, tuner=tuner, search_space=space_file)
-    assert len(table) == 2
+@pytest.mark.parametrize("tuner, trials", [("random", 3), ("bayesian", 2)])
+def test_keras_tuners_run_trials_and_write_the_three_outputs(tuner, trials, tmp_path, shared_data_dir, space_file):
+    history, table, best = search(tmp_path, shared_data_dir, tuner=tuner, search_space=space_file,
+                                  max_trials=trials)
+    assert len(table) == trials
     assert_all_completed(table, ["latent_dim", "depth", "learning_rate"])
     assert best["best_objective"] == pytest.approx(table["objective"].min())
     assert history.history["val_loss"][-1] == pytest.approx(table["objective"].min())
