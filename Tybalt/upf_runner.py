@@ -37,7 +37,8 @@ def read_upf(path: str) -> list[dict[str, Any]]:
             try:
                 trial = json.loads(line)
             except json.JSONDecodeError as error:
-                raise TybaltInputError(f"{path}:{number}: not a JSON object ({error.msg}); one object per line") from None
+                raise TybaltInputError(f"{path}:{number}: not a JSON object ({error.msg}); "
+                                       "write one object per line") from None
             if not isinstance(trial, dict) or "id" not in trial or trial["id"] in seen:
                 raise TybaltInputError(f"{path}:{number}: each line needs a JSON object with a unique \"id\"")
             seen.add(trial["id"])

@@ -96,7 +96,8 @@ def test_design_size_covers_the_largest_discrete_parameter(tmp_path):
     assert design_size(load_search_space(str(path))) >= 13
 
 
-@pytest.mark.skipif(shutil.which("Rscript") is None, reason="Rscript not installed (apt-get install r-cran-paramhelpers)")
+@pytest.mark.skipif(shutil.which("Rscript") is None,
+                    reason="Rscript not installed (apt-get install r-cran-paramhelpers)")
 def test_mlrmbo_parameter_file_parses_with_paramhelpers():
     if subprocess.run(["Rscript", "-e", "library(ParamHelpers)"], capture_output=True).returncode != 0:
         pytest.skip("R package ParamHelpers not installed (apt-get install r-cran-paramhelpers)")
