@@ -19,6 +19,7 @@ KL_MODES = ("warmup", "faithful")
 GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
 SCALINGS = ("minmax", "zscore")
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
+TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 
 additional_definitions = [
     # What to train
@@ -89,6 +90,14 @@ additional_definitions = [
      "help": "ae: activation of the hidden layers; 'linear' also makes the output linear (PCA-like with mse)"},
     {"name": "toy_samples", "type": int, "default": 1000,
      "help": "samples of the 3-gene toy data set (data_source toy)"},
+    # Hyperparameter optimisation (KerasTuner in-process; see README_hpo.md)
+    {"name": "tuner", "type": str, "default": "none", "choices": TUNERS,
+     "help": "none: train once; random/bayesian/hyperband/grid: KerasTuner search; sklearn: linear baselines"},
+    {"name": "search_space", "type": str, "default": "tybalt_bayesian",
+     "help": "search-space YAML: a name in workflows/ or a path"},
+    {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most"},
+    {"name": "executions_per_trial", "type": int, "default": 1,
+     "help": "trainings per trial, averaged (reduces the noise of the objective)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}
