@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: demo test bench clean toy
+.PHONY: demo test bench clean toy workflows
 
 $(INSTALLED): requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ toy: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q tests
+
+# Regenerate the Supervisor files (UPF, mlrMBO .R, cfg-*.sh, Biowulf .in) from workflows/*.yaml.
+workflows: $(INSTALLED)
+	$(PY) Tybalt/workflow_files.py
 
 clean:
 	rm -rf $(VENV) Output

@@ -4,6 +4,7 @@ Real candle_lib needs legacy Keras 2 (``tf-keras``); everything else in the benc
 """
 
 import os
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the logs
 
@@ -16,4 +17,19 @@ if LEGACY_KERAS:
 else:
     import keras
 
-__all__ = ["keras", "tf", "LEGACY_KERAS"]
+
+
+def import_keras_tuner():
+    """Import KerasTuner so that it builds and accepts models of the Keras in use.
+
+    KerasTuner 1.4.8 imports ``keras`` (Keras 3) and rejects tf_keras models; under legacy Keras it must find
+    tf_keras under that name, so ``sys.modules['keras']`` is pointed at it before the first import.
+    """
+    if LEGACY_KERAS:
+        sys.modules["keras"] = keras
+    import keras_tuner
+
+    return keras_tuner
+
+
+__all__ = ["keras", "tf", "LEGACY_KERAS", "import_keras_tuner"]

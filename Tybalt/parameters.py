@@ -28,6 +28,9 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "synthetic_samples": (20, None, False),
     "num_genes": (1, None, False),
     "toy_samples": (10, None, False),
+    # Hyperparameter optimisation
+    "max_trials": (1, None, False),
+    "executions_per_trial": (1, None, False),
 }
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)

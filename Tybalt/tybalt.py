@@ -20,6 +20,7 @@ KL_MODES = ("warmup", "faithful")
 GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
 SCALINGS = ("minmax", "zscore")
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
+TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 
 additional_definitions = [
     # What to train
@@ -93,6 +94,14 @@ additional_definitions = [
     {"name": "toy_variant", "type": str, "default": "binary", "choices": TOY_VARIANTS,
      "help": "toy data: binary (gene3 = gene1 AND gene2, coin flips) or continuous (genes 1, 2 ~ U(0, 1), "
              "gene3 = gene1 x gene2; intrinsic dimension 2, used by the latent-size search)"},
+    # Hyperparameter optimisation (KerasTuner in-process; see README_hpo.md)
+    {"name": "tuner", "type": str, "default": "none", "choices": TUNERS,
+     "help": "none: train once; random/bayesian/hyperband/grid: KerasTuner search; sklearn: linear baselines"},
+    {"name": "search_space", "type": str, "default": "tybalt_bayesian",
+     "help": "search-space YAML: a name in workflows/ or a path"},
+    {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most"},
+    {"name": "executions_per_trial", "type": int, "default": 1,
+     "help": "trainings per trial, averaged (reduces the noise of the objective)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

@@ -31,14 +31,20 @@ def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE) -> dic
 
 
 def run(params: dict[str, Any]):
-    """Train one model with ``params`` and write its outputs; return the Keras History."""
+    """Train one model with ``params`` and write its outputs; return the Keras History.
+
+    With ``tuner`` other than 'none' it runs a hyperparameter search instead and returns the best objective
+    as ``history.history['val_loss']``, so the Supervisor can drive searches too.
+    """
     params = check_parameters(params)
     if params["preprocess_only"]:
         return _preprocess_only(params)
-    import data
+    if params["tuner"] != "none":
+        import tuning
+
+        return tuning.search(params, load_data)
     import outputs
     from models import build_autoencoder, exportable_decoder
-    from tcga import TcgaOptions
     from training import compile_autoencoder, set_seed, train
 
     from keras_backend import keras
@@ -46,14 +52,7 @@ def run(params: dict[str, Any]):
     keras.backend.clear_session()
     set_seed(params["rng_seed"])
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
-    dataset = data.load_dataset(
-        params["data_source"], params["data_dir"], train_data=params["train_data"],
-        clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
-        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
-        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"],
-        tcga_options=TcgaOptions.from_params(params), require_unit_range=params["loss"] == "binary_crossentropy")
-    train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
-                                                        params["rng_seed"])
+    dataset, train_rows, val_rows = load_data(params)
     autoencoder = build_autoencoder(
         params["model_type"], dataset.n_genes, params["latent_dim"], depth=params["depth"],
         hidden_dim=params["hidden_dim"], loss=params["loss"], noise=params["noise"],
@@ -87,6 +86,22 @@ def _preprocess_only(params: dict[str, Any]) -> None:
     from tcga import TcgaOptions, prepare_tcga
 
     print(prepare_tcga(params["data_dir"], TcgaOptions.from_params(params), params["train_data"]).describe())
+
+
+def load_data(params: dict[str, Any]):
+    """The data set named by ``params`` and its train/validation row indices."""
+    import data
+    from tcga import TcgaOptions
+
+    dataset = data.load_dataset(
+        params["data_source"], params["data_dir"], train_data=params["train_data"],
+        clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
+        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
+        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"], tcga_options=TcgaOptions.from_params(params),
+        require_unit_range=params["loss"] == "binary_crossentropy")
+    train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
+                                                        params["rng_seed"])
+    return dataset, train_rows, val_rows
 
 
 def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:

@@ -1,5 +1,5 @@
 """Teaching example: on 3 binary genes (gene3 = gene1 AND gene2), compare PCA, a shallow linear and a deep
-nonlinear autoencoder with a 2-d code, then (with the HPO module) tune depth x width and the latent size. The
+nonlinear autoencoder with a 2-d code, then tune depth x width and the latent size. The
 latent-size search uses the continuous variant (gene3 = gene1 x gene2 of uniform genes 1 and 2): the 4 binary
 patterns fit on a 1-d code, so only data with a 2-d continuous structure show latent 1 losing to latent 2.
 
@@ -10,6 +10,7 @@ reconstruction errors and saves ``toy_codes.png``, the 2-d codes of each method 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import sys
@@ -113,19 +114,31 @@ def plot_codes(values: np.ndarray, results: list[Reconstruction], path: str) -> 
 
 
 def run_searches(output_dir: str) -> None:
-    """Tune depth x hidden_dim (24 configurations, binary data), then latent_dim (continuous data), by RandomSearch."""
-    try:
-        import tuning
-    except ImportError:
-        print("\ntuning requires the HPO module (Tybalt/tuning.py); skipping the depth x width and latent-dim searches")
-        return
+    """Tune depth x hidden_dim (24 configurations, binary data), then latent_dim (continuous data), by RandomSearch.
+
+    Each search goes through the entry point's ``run()`` with ``tuner='random'``, as the command line would run it.
+    """
+    import tybalt_baseline_keras2 as benchmark
+    from hpo_results import BEST_PARAMS_FILE
+
     for space in SEARCH_SPACES:
-        path = os.path.join(REPO, "workflows", space)
-        with open(path) as handle:
-            variant = yaml.safe_load(handle)["fixed"].get("toy_variant", "binary")
-        print(f"\nsearching {space} on the {variant} toy data")
-        best = tuning.search(path, tuner="random", output_dir=os.path.join(output_dir, os.path.splitext(space)[0]))
-        print(f"\nbest of {space}: {best}")
+        name = os.path.splitext(space)[0]
+        with open(os.path.join(REPO, "workflows", space)) as handle:
+            definition = yaml.safe_load(handle)
+        variant = definition["fixed"].get("toy_variant", "binary")
+        n_configurations = int(np.prod([len(values) for values in definition["parameters"].values()]))
+        folder = os.path.join(output_dir, name)
+        print(f"\nsearching {space} ({n_configurations} configurations) on the {variant} toy data")
+        saved_argv, sys.argv = sys.argv, [benchmark.__file__, "--tuner", "random", "--search_space", name,
+                                          "--max_trials", str(n_configurations), "--output_dir", folder]
+        try:
+            history = benchmark.run(benchmark.initialize_parameters())
+        finally:
+            sys.argv = saved_argv
+        with open(os.path.join(folder, BEST_PARAMS_FILE)) as handle:
+            best = json.load(handle)
+        searched = {key: best[key] for key in definition["parameters"] if key in best}
+        print(f"best of {space}: val_loss {history.history['val_loss'][-1]:.2e} at {searched}")
 
 
 def parse_arguments() -> argparse.Namespace:

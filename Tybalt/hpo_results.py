@@ -1,0 +1,183 @@
+"""HPO results in one shape for every backend: hpo_results.csv, best_params.json and hpo.png.
+
+KerasTuner searches (``tuning.py``) and finished CANDLE Supervisor campaigns (UPF or mlrMBO instance folders
+with ``result.txt``, ``parameters.txt`` and ``history.txt``) both end here, so their results compare directly.
+
+    python Tybalt/hpo_results.py <campaign folder> [--output_dir <folder>]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import logging
+import math
+import os
+import sys
+from typing import Any
+
+import pandas as pd
+
+from atomic_files import replaced_atomically, write_table, write_text
+from errors import TybaltInputError
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "hpo_results.csv"
+BEST_PARAMS_FILE = "best_params.json"
+PLOT_FILE = "hpo.png"
+COMPLETED, FAILED = "COMPLETED", "FAILED"
+RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
+SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
+# Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
+BOOKKEEPING_KEYS = {"id", "run_id", "instance_directory", "save", "output_dir", "experiment_id", "framework"}
+
+
+def results_table(rows: list[dict[str, Any]], hyperparameters: list[str]) -> pd.DataFrame:
+    """One row per trial: trial_id, each hyperparameter, objective, reconstruction error, status, seconds."""
+    columns = ["trial_id", *hyperparameters, *RESULT_COLUMNS]
+    return pd.DataFrame([{column: row.get(column) for column in columns} for row in rows], columns=columns)
+
+
+def best_trial(table: pd.DataFrame) -> pd.Series | None:
+    """The completed trial with the lowest objective, or None when no trial completed."""
+    completed = table[(table["status"] == COMPLETED) & table["objective"].notna()]
+    return None if completed.empty else completed.loc[completed["objective"].astype(float).idxmin()]
+
+
+def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
+                  fixed: dict[str, Any] | None = None) -> None:
+    """Write hpo_results.csv, best_params.json (fixed values + the best trial's) and hpo.png into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    write_table(table, os.path.join(folder, RESULTS_FILE), index=False)
+    best = best_trial(table)
+    hyperparameters = [c for c in table.columns if c not in ("trial_id", *RESULT_COLUMNS)]
+    summary = {"objective": objective, "trials": len(table),
+               "completed": int((table["status"] == COMPLETED).sum())}
+    if best is not None:
+        summary.update(best_trial_id=str(best["trial_id"]), best_objective=float(best["objective"]),
+                       params={**(fixed or {}), **{name: _plain(best[name]) for name in hyperparameters}})
+    write_text(os.path.join(folder, BEST_PARAMS_FILE), json.dumps(summary, indent=2, default=str) + "\n")
+    plot_results(folder, table, hyperparameters, objective, title)
+    logger.info("%d trials (%d completed) written to %s", len(table), summary["completed"], folder)
+
+
+def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str) -> str:
+    """Objective per trial (failed trials marked at the bottom) and against each hyperparameter."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 1 + len(hyperparameters)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    completed = table[table["status"] == COMPLETED]
+    failed = table[table["status"] != COMPLETED]
+    first = axes[0][0]
+    first.plot(range(1, len(table) + 1), table["objective"].astype(float), "o-", label="completed")
+    if len(failed):
+        bottom = completed["objective"].min() if len(completed) else 0.0
+        first.plot([table.index.get_loc(i) + 1 for i in failed.index], [bottom] * len(failed), "rx",
+                   label="failed")
+    first.set(xlabel="trial", ylabel=objective, title=title)
+    first.legend(fontsize="small")
+    for axis, name in zip([a for row in axes for a in row][1:], hyperparameters):
+        axis.scatter(completed[name].astype(str) if completed[name].dtype == object else completed[name],
+                     completed["objective"].astype(float), s=14)
+        axis.set(xlabel=name, ylabel=objective)
+    for axis in [a for row in axes for a in row][panels:]:
+        axis.axis("off")
+    figure.tight_layout()
+    path = os.path.join(folder, PLOT_FILE)
+    with replaced_atomically(path) as temporary:
+        figure.savefig(temporary, dpi=90)
+    plt.close(figure)
+    return path
+
+
+def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read every instance folder of a Supervisor campaign; return the results table and the constant values."""
+    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
+    if not instances:
+        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; "
+                               "give the campaign's experiment folder (the one holding run/)")
+    trials = [_read_instance(folder, campaign_dir) for folder in instances]
+    keys = sorted({key for trial in trials for key in trial["params"]} - BOOKKEEPING_KEYS)
+    varying = [k for k in keys if len({repr(t["params"].get(k)) for t in trials}) > 1]
+    constant = {k: trials[0]["params"].get(k) for k in keys if k not in varying}
+    rows = [{**{k: t["params"].get(k) for k in varying}, **{k: v for k, v in t.items() if k != "params"}}
+            for t in trials]
+    return results_table(rows, varying), constant
+
+
+def read_parameters_file(path: str) -> dict[str, Any]:
+    """parameters.txt as the Supervisor writes it: JSON, or ``key=value`` lines (Python literals) under headers."""
+    with open(path) as handle:
+        text = handle.read()
+    if text.lstrip().startswith("{"):
+        return json.loads(text)
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, raw = (part.strip() for part in line.split("=", 1))
+            values[key] = _literal(raw)
+    return values
+
+
+def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
+    """One trial: its parameters, result (NaN/missing = failed), and seconds from parameters to result."""
+    params = read_parameters_file(os.path.join(folder, "parameters.txt"))
+    result_path = os.path.join(folder, "result.txt")
+    objective, seconds = None, None
+    if os.path.isfile(result_path):
+        with open(result_path) as handle:
+            objective = _float_or_none(handle.read().strip())
+        seconds = os.path.getmtime(result_path) - os.path.getmtime(os.path.join(folder, "parameters.txt"))
+    failed = objective is None or math.isnan(objective) or objective >= SUPERVISOR_NAN
+    return {"trial_id": str(params.get("run_id") or os.path.relpath(folder, campaign_dir)),
+            "params": params, "objective": None if failed else objective,
+            "status": FAILED if failed else COMPLETED, "seconds": None if seconds is None else round(seconds, 2)}
+
+
+def _literal(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _plain(value: Any) -> Any:
+    """A pandas/NumPy scalar as a plain Python value for JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: aggregate a finished CANDLE campaign into hpo_results.csv, best_params.json, hpo.png."""
+    parser = argparse.ArgumentParser(description="Aggregate a finished CANDLE Supervisor campaign.")
+    parser.add_argument("campaign_dir", help="experiment folder holding the instance folders (run/<id>/...)")
+    parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
+    parser.add_argument("--objective", default="val_loss", help="name of the quantity in result.txt")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        table, constant = read_campaign(args.campaign_dir)
+    except TybaltInputError as error:
+        print(f"hpo_results: error: {error}", file=sys.stderr)
+        sys.exit(2)
+    folder = args.output_dir or args.campaign_dir
+    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant)
+    print(os.path.join(folder, RESULTS_FILE))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,213 @@
+"""In-process hyperparameter search with KerasTuner over a search-space YAML.
+
+Tuners: random, bayesian, hyperband, grid (Tybalt autoencoders, objective ``val_loss``: the last epoch's, as
+the CANDLE Supervisor reads it) and sklearn (linear baselines PCA / FastICA / NMF, objective the
+cross-validated reconstruction MSE). Every trial also reports ``val_reconstruction_mse`` (mean squared error
+per value of held-out samples), the common scale for comparing deep and linear models.
+
+A trial that raises or ends with a NaN objective is recorded as FAILED and the search goes on. With
+KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set, KerasTuner runs distributed: the
+chief serves the oracle and writes the results of all trials; each worker writes ``hpo_results.<id>.csv``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+import hpo_results
+import outputs
+from atomic_files import write_table
+from errors import TybaltInputError
+from keras_backend import import_keras_tuner
+from models import build_autoencoder
+from parameters import check_parameters
+from search_space import SearchSpace, define_hyperparameters, load_search_space
+from training import compile_autoencoder, set_seed, train
+
+kt = import_keras_tuner()
+logger = logging.getLogger(__name__)
+
+OBJECTIVE = "val_loss"
+LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function returns
+LINEAR_MODELS = ("pca", "ica", "nmf")
+CV_FOLDS = 3
+# Parameters that change the data set: a search loads the data once, so they cannot vary between trials.
+DATA_PARAMETERS = {"data_source", "data_dir", "train_data", "clinical_data", "synthetic_samples",
+                   "synthetic_genes", "val_split", "rng_seed"}
+
+
+@dataclass
+class SearchHistory:
+    """What ``run`` returns for a search: the best objective as a one-entry ``val_loss`` history."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+
+
+def search(params: dict[str, Any], load_data: Callable) -> SearchHistory:
+    """Run the search named by ``params['tuner']`` over ``params['search_space']``; write the results."""
+    space = load_search_space(params["search_space"])
+    _check_space_for_tuning(space)
+    params = check_parameters({**params, **space.fixed})
+    set_seed(params["rng_seed"])
+    folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    os.makedirs(folder, exist_ok=True)
+    dataset, train_rows, val_rows = load_data(params)
+    tuner = build_tuner(params, space, dataset.n_genes, os.path.join(folder, "keras_tuner"))
+    logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,
+                len(dataset.sample_ids), dataset.n_genes, folder)
+    if params["tuner"] == "sklearn":
+        tuner.search(dataset.values, dataset.values)
+    else:
+        tuner.search(x_train=dataset.values[train_rows], x_val=dataset.values[val_rows])
+    return _write_search_results(tuner, params, space, folder)
+
+
+def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, directory: str):
+    """The KerasTuner tuner for ``params['tuner']``, timing its trials; failed trials never stop the search."""
+    name, seed, max_trials = params["tuner"], params["rng_seed"], params["max_trials"]
+    failures = {"max_retries_per_trial": 0, "max_consecutive_failed_trials": max_trials + 1}
+    common = {"directory": directory, "project_name": space.name, "overwrite": False}
+    if name == "sklearn":
+        oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective(LINEAR_OBJECTIVE, "min"),
+                                               max_trials=max_trials, seed=seed, **failures)
+        from sklearn.model_selection import KFold
+
+        return _timed(kt.SklearnTuner)(oracle=oracle, hypermodel=LinearHyperModel(space, params),
+                                       scoring=reconstruction_mse_score,
+                                       cv=KFold(CV_FOLDS, shuffle=True, random_state=seed), **common)
+    hypermodel = TybaltHyperModel(space, params, n_genes)
+    keras_options = {"objective": kt.Objective(OBJECTIVE, "min"), "seed": seed,
+                     "executions_per_trial": params["executions_per_trial"], **failures, **common}
+    if name == "hyperband":
+        return _timed(kt.Hyperband)(hypermodel, max_epochs=params["epochs"], **keras_options)
+    tuner_class = {"random": kt.RandomSearch, "bayesian": kt.BayesianOptimization, "grid": kt.GridSearch}[name]
+    return _timed(tuner_class)(hypermodel, max_trials=max_trials, **keras_options)
+
+
+class TybaltHyperModel(kt.HyperModel):
+    """Builds the Tybalt VAE or ADAGE with the trial's values overriding ``params``; trains like ``run``."""
+
+    def __init__(self, space: SearchSpace, params: dict[str, Any], n_genes: int):
+        super().__init__(name=space.name)
+        self.space, self.params, self.n_genes = space, params, n_genes
+        self.autoencoder = None
+
+    def trial_params(self, hp) -> dict[str, Any]:
+        """``params`` with this trial's values, converted and checked like any other parameters."""
+        return check_parameters({**self.params, **define_hyperparameters(self.space, hp)})
+
+    def build(self, hp):
+        p = self.trial_params(hp)
+        self.autoencoder = build_autoencoder(
+            p["model_type"], self.n_genes, p["latent_dim"], depth=p["depth"], hidden_dim=p["hidden_dim"],
+            loss=p["loss"], noise=p["noise"], sparsity=p["sparsity"], tied_weights=p["tied_weights"])
+        compile_autoencoder(self.autoencoder, optimizer=p["optimizer"], learning_rate=p["learning_rate"],
+                            loss=p["loss"])
+        # KerasTuner saves the best epoch's weights; the subclassed VAE has weights only once it has been called.
+        self.autoencoder.model(np.zeros((1, self.n_genes), dtype="float32"))
+        return self.autoencoder.model
+
+    def fit(self, hp, model, x_train, x_val, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
+        """Train the model just built; a raise or NaN objective marks the trial FAILED (no retry)."""
+        p = self.trial_params(hp)
+        try:
+            history = train(self.autoencoder, x_train, x_val, epochs=(epochs or p["epochs"]) - initial_epoch,
+                            batch_size=p["batch_size"], kappa=p["kappa"], kl_mode=p["kl_mode"],
+                            timeout=p["timeout"], verbose=False, extra_callbacks=callbacks)
+        except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
+            raise kt.errors.FailedTrialError(f"training failed: {error!r}") from error
+        objective = history.history.get(OBJECTIVE, [math.nan])[-1]
+        if not math.isfinite(objective):
+            raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
+        reconstruction = model.predict(x_val, batch_size=1024, verbose=0)
+        return {OBJECTIVE: float(objective),
+                "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
+
+
+class LinearHyperModel(kt.HyperModel):
+    """A scikit-learn PCA, FastICA or NMF with ``latent_dim`` components (from the space, else ``params``)."""
+
+    def __init__(self, space: SearchSpace, params: dict[str, Any]):
+        super().__init__(name=f"{space.name}_linear")
+        self.space, self.params = space, params
+
+    def build(self, hp):
+        from sklearn.decomposition import NMF, PCA, FastICA
+
+        method = hp.Choice("linear_model", list(LINEAR_MODELS))
+        latent = self.space.parameters.get("latent_dim")
+        subspace = SearchSpace(self.space.name, "", parameters={"latent_dim": latent} if latent else {})
+        n_components = define_hyperparameters(subspace, hp).get("latent_dim", self.params["latent_dim"])
+        seed = self.params["rng_seed"]
+        return {"pca": lambda: PCA(n_components, random_state=seed),
+                "ica": lambda: FastICA(n_components, random_state=seed, max_iter=200),
+                "nmf": lambda: NMF(n_components, init="nndsvda", random_state=seed, max_iter=200)}[method]()
+
+
+def reconstruction_mse_score(model, x, y=None, sample_weight=None) -> float:
+    """Mean squared error per value of ``x`` reconstructed through the fitted linear model."""
+    return float(np.mean((model.inverse_transform(model.transform(x)) - x) ** 2))
+
+
+def _timed(tuner_class):
+    """``tuner_class`` that also records each trial's seconds and its finished state as this process saw it."""
+
+    class TimedTuner(tuner_class):
+        def __init__(self, *args, **kwargs):
+            self.trial_seconds, self.finished_trials, self._started = {}, {}, {}
+            super().__init__(*args, **kwargs)
+
+        def on_trial_begin(self, trial):
+            self._started[trial.trial_id] = time.monotonic()
+            super().on_trial_begin(trial)
+
+        def on_trial_end(self, trial):
+            self.trial_seconds[trial.trial_id] = round(time.monotonic() - self._started[trial.trial_id], 2)
+            super().on_trial_end(trial)
+            self.finished_trials[trial.trial_id] = self.oracle.get_trial(trial.trial_id)
+
+    TimedTuner.__name__ = f"Timed{tuner_class.__name__}"
+    return TimedTuner
+
+
+def _write_search_results(tuner, params: dict[str, Any], space: SearchSpace, folder: str) -> SearchHistory:
+    """Write this process's results (all trials on the chief or a single machine) and return the best."""
+    tuner_id = os.environ.get("KERASTUNER_TUNER_ID", "chief")
+    trials = tuner.oracle.trials if tuner_id == "chief" else tuner.finished_trials
+    rows = [_trial_row(trial, tuner.trial_seconds.get(trial_id)) for trial_id, trial in sorted(trials.items())]
+    names = list(dict.fromkeys(k for row in rows for k in row["values"]))
+    table = hpo_results.results_table([{**row.pop("values"), **row} for row in rows], names)
+    objective = "cv_reconstruction_mse" if params["tuner"] == "sklearn" else OBJECTIVE
+    if tuner_id != "chief":
+        write_table(table, os.path.join(folder, f"hpo_results.{tuner_id}.csv"), index=False)
+    else:
+        hpo_results.write_results(folder, table, objective, f"{params['tuner']} search: {space.name}", space.fixed)
+    best = hpo_results.best_trial(table)
+    return SearchHistory({OBJECTIVE: [math.nan if best is None else float(best["objective"])]})
+
+
+def _trial_row(trial, seconds: float | None) -> dict[str, Any]:
+    """One results row from a KerasTuner trial (Hyperband's bookkeeping values left out)."""
+    metrics = trial.metrics.metrics
+    completed = trial.status == "COMPLETED" and trial.score is not None and math.isfinite(trial.score)
+    mse_name = "val_reconstruction_mse" if "val_reconstruction_mse" in metrics else LINEAR_OBJECTIVE
+    mse = trial.metrics.get_last_value(mse_name) if mse_name in metrics else None
+    return {"trial_id": trial.trial_id, "objective": trial.score if completed else None,
+            "val_reconstruction_mse": mse if completed else None,
+            "status": hpo_results.COMPLETED if completed else hpo_results.FAILED, "seconds": seconds,
+            "values": {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}}
+
+
+def _check_space_for_tuning(space: SearchSpace) -> None:
+    """Refuse spaces that vary the data set: one search loads the data once."""
+    varied = sorted(set(space.parameters) & DATA_PARAMETERS)
+    if varied:
+        raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
+                               "one KerasTuner search; move them to 'fixed' or run one search per value")

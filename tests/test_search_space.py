@@ -1,0 +1,95 @@
+"""Search-space YAML: the shipped spaces, grid expansion, KerasTuner mapping and the errors users see."""
+
+import math
+
+import pytest
+
+from errors import TybaltInputError
+from search_space import Discrete, Range, define_hyperparameters, grid_points, load_search_space
+
+
+def write_yaml(tmp_path, text, name="space.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return str(path)
+
+
+def test_tybalt_grid_is_the_1280_point_study_grid():
+    space = load_search_space("tybalt_grid")
+    points = grid_points(space)
+    assert len(points) == 1280
+    assert len({tuple(sorted(p.items())) for p in points}) == 1280
+    assert {p["learning_rate"] for p in points} == {0.0005, 0.001, 0.0015, 0.002, 0.0025}
+    assert {p["kappa"] for p in points} == {0.01, 0.05, 0.1, 1.0}
+    assert {p["batch_size"] for p in points} == {50, 100, 128, 200}
+    assert {p["epochs"] for p in points} == {10, 25, 50, 100}
+    assert {(p["depth"], p["hidden_dim"]) for p in points} == {(0, 100), (0, 300), (1, 100), (1, 300)}
+    assert all(p["model_type"] == "vae" for p in points)
+
+
+def test_adage_grid_is_the_108_point_sweep_with_mse_loss():
+    points = grid_points(load_search_space("adage_grid"))
+    assert len(points) == 4 * 3 * 3 * 3
+    assert {p["sparsity"] for p in points} == {0.0, 1e-6, 1e-3}
+    assert all(p["model_type"] == "adage" and p["loss"] == "mse" for p in points)
+
+
+def test_latent_dim_sweep_spans_2_to_150():
+    values = load_search_space("latent_dim_sweep").parameters["latent_dim"].values
+    assert min(values) == 2 and max(values) == 150
+
+
+def test_bayesian_space_has_ranges_over_the_same_parameters_as_the_grid():
+    bayesian, grid = load_search_space("tybalt_bayesian"), load_search_space("tybalt_grid")
+    assert not bayesian.is_grid
+    assert set(bayesian.parameters) == set(grid.parameters)
+    assert bayesian.parameters["learning_rate"] == Range(0.0005, 0.0025, integer=False, sampling="log")
+    assert bayesian.parameters["epochs"].integer and bayesian.parameters["epochs"].step == 10
+
+
+def test_a_space_loads_by_path_and_values_get_the_parameter_types(tmp_path):
+    path = write_yaml(tmp_path, "parameters:\n  kappa: [1, '0.5']\n  epochs: {min: 1, max: 5}\n")
+    space = load_search_space(path)
+    assert space.name == "space"
+    assert space.parameters["kappa"] == Discrete((1.0, 0.5))
+    assert space.parameters["epochs"] == Range(1, 5, integer=True)
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("parameter:\n  depth: [0, 1]\n", "did you mean 'parameters'"),
+    ("parameters:\n  learning_rat: [0.1]\n", "did you mean 'learning_rate'"),
+    ("parameters:\n  depth: []\n", "empty list"),
+    ("parameters:\n  epochs: {min: 10, max: 10}\n", "min 10 >= max 10"),
+    ("parameters:\n  epochs: {min: 1, mx: 10}\n", "did you mean 'max'"),
+    ("parameters:\n  kappa: {min: 0.1, max: 1.0, sampling: logg}\n", "did you mean 'log'"),
+    ("parameters:\n  epochs: {min: 1.5, max: 10.0}\n", "integer parameter"),
+    ("parameters:\n  model_type: [vae, gan]\n", "not one of"),
+    ("parameters:\n  depth: [0, 2]\n", "not supported by model_type 'vae'"),
+    ("fixed:\n  depth: 1\nparameters:\n  depth: [0, 1]\n", "both fixed and searched"),
+])
+def test_mistakes_raise_one_error_naming_file_key_and_fix(tmp_path, text, expected):
+    path = write_yaml(tmp_path, text)
+    with pytest.raises(TybaltInputError) as error:
+        load_search_space(path)
+    assert path in str(error.value)
+    assert expected in str(error.value)
+
+
+def test_an_unknown_space_name_lists_the_shipped_ones():
+    with pytest.raises(TybaltInputError, match="tybalt_grid"):
+        load_search_space("no_such_space")
+
+
+def test_keras_tuner_hyperparameters_cover_the_space_with_its_bounds():
+    from keras_backend import import_keras_tuner
+
+    kt = import_keras_tuner()
+    hp = kt.HyperParameters()
+    values = define_hyperparameters(load_search_space("tybalt_bayesian"), hp)
+    assert values["model_type"] == "vae"
+    declared = {p.name: p for p in hp.space}
+    assert set(declared) == {"depth", "hidden_dim", "kappa", "batch_size", "epochs", "learning_rate"}
+    assert list(declared["depth"].values) == [0, 1]
+    assert (declared["epochs"].min_value, declared["epochs"].max_value, declared["epochs"].step) == (10, 100, 10)
+    assert declared["learning_rate"].sampling == "log"
+    assert math.isclose(declared["learning_rate"].max_value, 0.0025)

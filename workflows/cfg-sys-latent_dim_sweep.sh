@@ -1,0 +1,7 @@
+# Supervisor system settings (cfg-sys) for latent_dim_sweep: Tybalt VAE latent space sizes from 2 to 150, other parameters at their defaults
+# Generated from latent_dim_sweep.yaml by Tybalt/workflow_files.py; edit the YAML, not this file.
+export PROCS=${PROCS:-6}
+export PPN=${PPN:-1}
+export WALLTIME=${WALLTIME:-12:00:00}
+export QUEUE=${QUEUE:-gpu}
+export BENCHMARK_TIMEOUT=${BENCHMARK_TIMEOUT:-7200}
