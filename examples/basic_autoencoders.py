@@ -137,7 +137,7 @@ def run_searches(output_dir: str) -> None:
             sys.argv = saved_argv
         with open(os.path.join(folder, BEST_PARAMS_FILE)) as handle:
             best = json.load(handle)
-        searched = {key: best[key] for key in definition["parameters"] if key in best}
+        searched = {key: best["params"][key] for key in definition["parameters"]}
         print(f"best of {space}: val_loss {history.history['val_loss'][-1]:.2e} at {searched}")
 
 
