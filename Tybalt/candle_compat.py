@@ -156,7 +156,7 @@ def _config_path(benchmark: Benchmark, config_file: str | None) -> str:
 def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefinition],
                   file_values: dict[str, Any]) -> argparse.ArgumentParser:
     """One ``--name`` flag per definition; only flags actually given end up in the parsed namespace."""
-    parser = argparse.ArgumentParser(prog=benchmark.prog, description=benchmark.desc)
+    parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc)
     for name, definition in definitions.items():
         shown_default = file_values.get(name, definition.get("default"))
         options: dict[str, Any] = {"default": argparse.SUPPRESS,
@@ -166,3 +166,10 @@ def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefiniti
                 options[key] = definition[key]
         parser.add_argument(f"--{name}", **options)
     return parser
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes (unknown flag, wrong type) become one-line TybaltInputErrors."""
+
+    def error(self, message: str):
+        raise TybaltInputError(f"{message}; run with --help to list the parameters and their types")

@@ -26,6 +26,8 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "noise": (0, 1, False),
     "sparsity": (0, None, False),
     "synthetic_samples": (20, None, False),
+    "ckpt_save_interval": (0, None, False),
+    "ckpt_keep_limit": (1, None, False),
 }
 
 
@@ -79,3 +81,10 @@ def _check_range(name: str, value: float, low: float, high: float | None, low_ex
         if high is not None:
             bound += f" and below {high}" if low_excluded else f" and at most {high}"
         raise TybaltInputError(f"parameter {name} = {value!r} is out of range; it must be {bound}")
+
+
+def check_model_fits_data(latent_dim: int, n_genes: int, source: str) -> None:
+    """Refuse a latent space at least as wide as the data: the autoencoder would compress nothing."""
+    if latent_dim >= n_genes:
+        raise TybaltInputError(f"latent_dim = {latent_dim} is not smaller than the {n_genes} genes of {source}; "
+                               f"choose a latent_dim below {n_genes}")

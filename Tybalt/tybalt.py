@@ -16,6 +16,7 @@ MODEL_TYPES = ("vae", "adage")
 LOSSES = ("binary_crossentropy", "mse")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 KL_MODES = ("warmup", "faithful")
+RESTART_MODES = ("auto", "required", "off")
 
 additional_definitions = [
     # What to train
@@ -64,6 +65,16 @@ additional_definitions = [
     {"name": "verbose", "type": candle.str2bool, "default": True, "help": "print a progress line per epoch"},
     {"name": "save_model", "type": candle.str2bool, "default": True,
      "help": "save the trained encoder and decoder as .keras files"},
+    # Reliability: checkpoint/resume (CANDLE ckpt_* names) and overwrite protection
+    {"name": "ckpt_restart_mode", "type": str, "default": "auto", "choices": RESTART_MODES,
+     "help": "auto: resume from the latest checkpoint if there is one; required: fail without one; off: start afresh"},
+    {"name": "ckpt_directory", "type": str, "default": "",
+     "help": "folder for checkpoints; empty means 'ckpt' inside the run's output folder"},
+    {"name": "ckpt_save_interval", "type": int, "default": 1,
+     "help": "write a checkpoint every this many epochs (and when the time limit stops training); 0 = never"},
+    {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep"},
+    {"name": "overwrite", "type": candle.str2bool, "default": False,
+     "help": "allow replacing the results of a finished run in output_dir"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}
