@@ -39,18 +39,18 @@ def _checkpoint_epochs(folder: str) -> list[int]:
 
 def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint_and_logs_every_epoch_once(tmp_path,
                                                                                             shared_data_dir):
-    epochs = 12
+    epochs = 8
     output_dir, ckpt_dir = str(tmp_path / "run"), str(tmp_path / "run" / "ckpt")
     command = _entry_point_command(output_dir, shared_data_dir, epochs)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
-    while not any(e >= 3 for e in _checkpoint_epochs(ckpt_dir)) and process.poll() is None:
+    while not any(e >= 2 for e in _checkpoint_epochs(ckpt_dir)) and process.poll() is None:
         assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
     saved = _checkpoint_epochs(ckpt_dir)
-    assert 3 <= saved[-1] < epochs and len(saved) <= 2  # ckpt_keep_limit 2
+    assert 2 <= saved[-1] < epochs and len(saved) <= 2  # ckpt_keep_limit 2
     with open(os.path.join(ckpt_dir, f"epoch-{saved[-1]:05d}", "state.json")) as handle:
         history_before_kill = json.load(handle)["history"]
 
