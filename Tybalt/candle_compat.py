@@ -141,7 +141,7 @@ def _convert(name: str, value: Any, definition: ParameterDefinition | None, wher
 
 def _config_file_from(argv: list[str]) -> str | None:
     """Find --config_file on the command line before the full parser exists."""
-    pre_parser = argparse.ArgumentParser(add_help=False)
+    pre_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre_parser.add_argument("--config_file", default=None)
     known, _ = pre_parser.parse_known_args(argv)
     return known.config_file
@@ -156,7 +156,7 @@ def _config_path(benchmark: Benchmark, config_file: str | None) -> str:
 def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefinition],
                   file_values: dict[str, Any]) -> argparse.ArgumentParser:
     """One ``--name`` flag per definition; only flags actually given end up in the parsed namespace."""
-    parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc)
+    parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc, allow_abbrev=False)
     for name, definition in definitions.items():
         shown_default = file_values.get(name, definition.get("default"))
         options: dict[str, Any] = {"default": argparse.SUPPRESS,
@@ -169,7 +169,11 @@ def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefiniti
 
 
 class _OneLineErrorParser(argparse.ArgumentParser):
-    """An argument parser whose mistakes (unknown flag, wrong type) become one-line TybaltInputErrors."""
+    """An argument parser whose mistakes (unknown flag, wrong type) become one-line TybaltInputErrors.
+
+    Built with ``allow_abbrev=False``: a mistyped flag such as ``--epoch`` is refused instead of silently taken
+    as an abbreviation of ``--epochs``.
+    """
 
     def error(self, message: str):
         raise TybaltInputError(f"{message}; run with --help to list the parameters and their types")

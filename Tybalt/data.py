@@ -74,6 +74,8 @@ def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int
 
 def load_expression_tsv(path: str, cache_dir: str) -> ExpressionData:
     """Read a samples x genes TSV (first column sample ids, header gene symbols), via the binary cache."""
+    if os.path.isdir(path):
+        raise TybaltInputError(f"data file {path} is a folder; give the path of a samples x genes TSV file")
     if not os.path.isfile(path):
         raise TybaltInputError(f"data file {path} not found; give an existing samples x genes TSV "
                                f"as data_source, or use --data_source synthetic")

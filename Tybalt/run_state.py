@@ -35,6 +35,7 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     A run is finished when its status says so, or, with no checkpoint to resume from, when it left results.
     Overwriting a finished run starts afresh ('off'), whatever checkpoint it left.
     """
+    _check_can_create(folder)
     resumable = restart_mode != "off" and checkpoint is not None
     finished = read_status(folder) in FINAL_STATUSES or (
         not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
@@ -45,6 +46,17 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
                                f"or choose another --output_dir")
     logger.warning("overwriting the finished run in %s (--overwrite true)", folder)
     return "off"
+
+
+def _check_can_create(folder: str) -> None:
+    """Refuse an output folder that cannot be made: its nearest existing ancestor must be a writable folder."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"
+        raise TybaltInputError(f"output folder {folder} cannot be written: {existing} {problem}; "
+                               f"choose another --output_dir")
 
 
 def read_status(folder: str) -> str | None:

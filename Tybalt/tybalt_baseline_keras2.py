@@ -52,9 +52,10 @@ def run(params: dict[str, Any]):
         clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
         synthetic_genes=params["synthetic_genes"], rng_seed=params["rng_seed"],
         require_unit_range=params["loss"] == "binary_crossentropy")
-    check_model_fits_data(params["latent_dim"], dataset.n_genes, params["data_source"])
     train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
                                                         params["rng_seed"])
+    check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
+                          params["data_source"])
 
     import resumable_training
     from models import build_autoencoder, exportable_decoder
