@@ -99,6 +99,6 @@ def load_saved_model(path: str):
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types (ValueError, OSError, zipfile errors, TypeError)
-        reason = str(error).splitlines()[0][:200] if str(error) else type(error).__name__
+        reason = str(error).split(". ")[0].splitlines()[0][:200] if str(error) else type(error).__name__
         raise TybaltInputError(f"{path} is not a Keras model file that can be loaded safely ({reason}); "
                                f"give the {ENCODER_FILE} or {DECODER_FILE} written by a training run") from None
