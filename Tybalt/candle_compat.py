@@ -95,7 +95,9 @@ def read_config_file(path: str, definitions: dict[str, ParameterDefinition]) -> 
     try:
         parser.read(path)
     except configparser.Error as error:
-        first_line = str(error).splitlines()[0]
+        errors = getattr(error, "errors", None)  # ParsingError lists (line number, repr of the line) pairs
+        first_line = (f"line {errors[0][0]}: {ast.literal_eval(errors[0][1]).strip()}" if errors
+                      else str(error).splitlines()[0])
         raise TybaltInputError(f"config file {path} is not a valid INI file ({first_line}); "
                                f"use 'name = value' lines under a [Global_Params] header") from None
     values: dict[str, Any] = {}
@@ -136,7 +138,7 @@ def _convert(name: str, value: Any, definition: ParameterDefinition | None, wher
     except (ValueError, TypeError, argparse.ArgumentTypeError):
         type_name = getattr(convert, "__name__", str(convert))
         raise TybaltInputError(f"{where}: {name} = {value!r} is not a valid {type_name}; "
-                               f"give a {type_name} value") from None
+                               f"give a value of type {type_name}") from None
 
 
 def _config_file_from(argv: list[str]) -> str | None:

@@ -111,6 +111,8 @@ def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, 
     final = os.path.join(directory, name)
     shutil.rmtree(final, ignore_errors=True)
     os.rename(temporary, final)
+    for leftover in (entry for entry in os.listdir(directory) if entry.startswith(".tmp.")):
+        shutil.rmtree(os.path.join(directory, leftover), ignore_errors=True)  # from runs killed while saving
     older = [path for path in list_checkpoints(directory) if path != final]
     if drop_newer:
         for path in [path for path in older if epochs_of(path) > epochs_done]:
