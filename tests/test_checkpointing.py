@@ -181,3 +181,23 @@ def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, 
     settings = CheckpointSettings(str(tmp_path), interval=interval, keep_limit=keep)
     fit_resumable(autoencoder, x[:50], x[50:], settings, Resume(), epochs=4, batch_size=10, verbose=False)
     assert _checkpoint_epochs(str(tmp_path)) == expected
+
+
+def test_checkpoint_of_another_model_shape_or_keras_flavour_is_refused_with_the_fix(tmp_path):
+    from checkpointing import CheckpointSettings, save_checkpoint
+    from checkpointing import restore as restore_checkpoint
+    from errors import TybaltInputError
+    from models import build_autoencoder
+    from resumable_training import KERAS_FLAVOUR
+    from training import compile_autoencoder
+
+    def compiled(latent_dim: int):
+        autoencoder = build_autoencoder("adage", 20, latent_dim)
+        compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.01, loss="binary_crossentropy")
+        return autoencoder.model
+
+    save_checkpoint(compiled(3), str(tmp_path), 1, {"loss": [1.0]}, KERAS_FLAVOUR, keep_limit=1)
+    with pytest.raises(TybaltInputError, match="another shape .*--ckpt_restart_mode off"):
+        restore_checkpoint(compiled(4), CheckpointSettings(str(tmp_path)), KERAS_FLAVOUR)
+    with pytest.raises(TybaltInputError, match="same TF_USE_LEGACY_KERAS setting"):
+        restore_checkpoint(compiled(3), CheckpointSettings(str(tmp_path)), "some other keras")
