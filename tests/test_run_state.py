@@ -60,22 +60,22 @@ def test_last_val_loss_is_nan_even_when_the_diverged_epoch_logged_no_val_loss():
     assert len(history["val_loss"]) == 2 and math.isnan(history["val_loss"][-1])
 
 
-def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, shared_data_dir):
-    flags = ["--synthetic_samples", "600", "--synthetic_genes", "300", "--latent_dim", "8", "--epochs", "1",
-             "--verbose", "false", "--data_dir", shared_data_dir, "--output_dir", str(tmp_path / "run")]
-    assert run_entry_point(*flags).returncode == 0
-    encodings = (tmp_path / "run" / "encoded_features.tsv").read_bytes()
+def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, monkeypatch, shared_data_dir):
+    from tybalt_baseline_keras2 import run
 
-    refused = run_entry_point(*flags, "--rng_seed", "9")
+    folder = tmp_path / "run"
+    run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(folder)))
+    encodings = (folder / "encoded_features.tsv").read_bytes()
+
+    refused = run_entry_point("--data_dir", shared_data_dir, "--output_dir", str(folder), "--rng_seed", "9")
     assert refused.returncode == 2
-    assert refused.stderr.strip() == (f"tybalt: error: output folder {tmp_path / 'run'} already holds a finished "
+    assert refused.stderr.strip() == (f"tybalt: error: output folder {folder} already holds a finished "
                                       f"run; pass --overwrite true or choose another --output_dir")
-    assert (tmp_path / "run" / "encoded_features.tsv").read_bytes() == encodings
+    assert (folder / "encoded_features.tsv").read_bytes() == encodings
 
-    replaced = run_entry_point(*flags, "--rng_seed", "9", "--overwrite", "true")
-    assert replaced.returncode == 0, replaced.stderr[-2000:]
-    assert (tmp_path / "run" / "encoded_features.tsv").read_bytes() != encodings
-    assert _record(tmp_path / "run")["rng_seed"] == 9
+    run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(folder), rng_seed=9, overwrite=True))
+    assert (folder / "encoded_features.tsv").read_bytes() != encodings
+    assert _record(folder)["rng_seed"] == 9 and _record(folder)["resumed_after_epoch"] == 0
 
 
 def test_params_json_records_package_versions_and_the_git_commit(tmp_path, monkeypatch, shared_data_dir):
