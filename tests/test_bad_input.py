@@ -81,7 +81,8 @@ CASES = {
     "unknown flag (typo)": Case({}, ("--epoch", "3"), ("unrecognized arguments: --epoch 3", "--help")),
     "config file syntax error": Case({"bad.txt": "[Global_Params]\nthis line has no equals sign\n"},
                                      ("--config_file", "{inputs}/bad.txt"),
-                                     ("is not a valid INI file (line 2: this line has no equals sign)", "'name = value' lines")),
+                                     ("is not a valid INI file (line 2: this line has no equals sign)",
+                                      "'name = value' lines")),
     "config file with Python code": Case(
         {"evil.txt": "[Global_Params]\nepochs = __import__('os').system('touch {inputs}/pwned')\n"},
         ("--config_file", "{inputs}/evil.txt"), ("value of 'epochs' is not a Python literal", "write numbers")),
