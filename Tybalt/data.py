@@ -64,8 +64,8 @@ def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int
     stem = os.path.join(folder, f"synthetic_{n_samples}x{n_genes}_seed{seed}")
     expression_path, clinical_path = f"{stem}_rnaseq.tsv", f"{stem}_clinical.tsv"
     if not (os.path.isfile(expression_path) and os.path.isfile(clinical_path)):
-        logger.info("generating synthetic data: %d samples x %d genes (seed %d)", n_samples, n_genes, seed)
         os.makedirs(folder, exist_ok=True)
+        logger.info("generating synthetic data: %d samples x %d genes (seed %d)", n_samples, n_genes, seed)
         expression, clinical = make_synthetic_data(n_samples, n_genes, seed)
         write_table(clinical, clinical_path, index=False)
         write_table(expression, expression_path, index=True, float_format="%.6g")

@@ -88,7 +88,6 @@ def plot_loss(folder: str, history: dict[str, list[float]], title: str) -> str:
     return path
 
 
-
 def load_saved_model(path: str):
     """Load a ``.keras`` model written by a run, in Keras safe mode so the file can never run code."""
     from keras_backend import keras

@@ -98,6 +98,10 @@ CASES = {
                                                             ("holds no checkpoint", "--ckpt_restart_mode auto")),
     "finished run without --overwrite": Case({}, (), ("already holds a finished run", "--overwrite true"),
                                              output_files=FINISHED_RUN),
+    "data folder is a file (operating-system error)": Case({}, ("--data_source", "synthetic", "--data_dir",
+                                                                "{inputs}/data.tsv"),
+                                                           ("cannot use", "data.tsv/synthetic", "Not a directory",
+                                                            "check that the path exists")),
     "output folder inside a file": Case({}, ("--output_dir", "{inputs}/data.tsv/run"),
                                         ("cannot be written", "is not a folder", "choose another --output_dir")),
 }
