@@ -95,7 +95,9 @@ def read_config_file(path: str, definitions: dict[str, ParameterDefinition]) -> 
     try:
         parser.read(path)
     except configparser.Error as error:
-        first_line = str(error).splitlines()[0]
+        errors = getattr(error, "errors", None)  # ParsingError lists (line number, repr of the line) pairs
+        first_line = (f"line {errors[0][0]}: {ast.literal_eval(errors[0][1]).strip()}" if errors
+                      else str(error).splitlines()[0])
         raise TybaltInputError(f"config file {path} is not a valid INI file ({first_line}); "
                                f"use 'name = value' lines under a [Global_Params] header") from None
     values: dict[str, Any] = {}
@@ -136,12 +138,12 @@ def _convert(name: str, value: Any, definition: ParameterDefinition | None, wher
     except (ValueError, TypeError, argparse.ArgumentTypeError):
         type_name = getattr(convert, "__name__", str(convert))
         raise TybaltInputError(f"{where}: {name} = {value!r} is not a valid {type_name}; "
-                               f"give a {type_name} value") from None
+                               f"give a value of type {type_name}") from None
 
 
 def _config_file_from(argv: list[str]) -> str | None:
     """Find --config_file on the command line before the full parser exists."""
-    pre_parser = argparse.ArgumentParser(add_help=False)
+    pre_parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     pre_parser.add_argument("--config_file", default=None)
     known, _ = pre_parser.parse_known_args(argv)
     return known.config_file
@@ -156,7 +158,7 @@ def _config_path(benchmark: Benchmark, config_file: str | None) -> str:
 def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefinition],
                   file_values: dict[str, Any]) -> argparse.ArgumentParser:
     """One ``--name`` flag per definition; only flags actually given end up in the parsed namespace."""
-    parser = argparse.ArgumentParser(prog=benchmark.prog, description=benchmark.desc)
+    parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc, allow_abbrev=False)
     for name, definition in definitions.items():
         shown_default = file_values.get(name, definition.get("default"))
         options: dict[str, Any] = {"default": argparse.SUPPRESS,
@@ -166,3 +168,14 @@ def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefiniti
                 options[key] = definition[key]
         parser.add_argument(f"--{name}", **options)
     return parser
+
+
+class _OneLineErrorParser(argparse.ArgumentParser):
+    """An argument parser whose mistakes (unknown flag, wrong type) become one-line TybaltInputErrors.
+
+    Built with ``allow_abbrev=False``: a mistyped flag such as ``--epoch`` is refused instead of silently taken
+    as an abbreviation of ``--epochs``.
+    """
+
+    def error(self, message: str):
+        raise TybaltInputError(f"{message}; run with --help to list the parameters and their types")

@@ -79,8 +79,8 @@ def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int
     stem = os.path.join(folder, f"synthetic_{n_samples}x{n_genes}_seed{seed}")
     expression_path, clinical_path = f"{stem}_rnaseq.tsv", f"{stem}_clinical.tsv"
     if not (os.path.isfile(expression_path) and os.path.isfile(clinical_path)):
-        logger.info("generating synthetic data: %d samples x %d genes (seed %d)", n_samples, n_genes, seed)
         os.makedirs(folder, exist_ok=True)
+        logger.info("generating synthetic data: %d samples x %d genes (seed %d)", n_samples, n_genes, seed)
         expression, clinical = make_synthetic_data(n_samples, n_genes, seed)
         write_table(clinical, clinical_path, index=False)
         write_table(expression, expression_path, index=True, float_format="%.6g")
@@ -89,6 +89,8 @@ def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int
 
 def load_expression_tsv(path: str, cache_dir: str) -> ExpressionData:
     """Read a samples x genes TSV (first column sample ids, header gene symbols), via the binary cache."""
+    if os.path.isdir(path):
+        raise TybaltInputError(f"data file {path} is a folder; give the path of a samples x genes TSV file")
     if not os.path.isfile(path):
         raise TybaltInputError(f"data file {path} not found; give an existing samples x genes TSV "
                                f"as data_source, or use --data_source synthetic")

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from atomic_files import replaced_atomically, write_table, write_text
+from errors import TybaltInputError
 
 HISTORY_FILE = "history.csv"
 PARAMS_FILE = "params.json"
@@ -86,3 +87,17 @@ def plot_loss(folder: str, history: dict[str, list[float]], title: str) -> str:
     plt.close(figure)
     return path
 
+
+def load_saved_model(path: str):
+    """Load a ``.keras`` model written by a run, in Keras safe mode so the file can never run code."""
+    from keras_backend import keras
+
+    if not os.path.isfile(path):
+        raise TybaltInputError(f"model file {path} not found; give the {ENCODER_FILE} or {DECODER_FILE} "
+                               f"written by a training run")
+    try:
+        return keras.models.load_model(path, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types (ValueError, OSError, zipfile errors, TypeError)
+        reason = str(error).split(". ")[0].splitlines()[0][:200] if str(error) else type(error).__name__
+        raise TybaltInputError(f"{path} is not a Keras model file that can be loaded safely ({reason}); "
+                               f"give the {ENCODER_FILE} or {DECODER_FILE} written by a training run") from None

@@ -31,6 +31,8 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     # Hyperparameter optimisation
     "max_trials": (1, None, False),
     "executions_per_trial": (1, None, False),
+    "ckpt_save_interval": (0, None, False),
+    "ckpt_keep_limit": (1, None, False),
 }
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)
@@ -107,3 +109,13 @@ def _check_range(name: str, value: float, low: float, high: float | None, low_ex
         if high is not None:
             bound += f" and below {high}" if low_excluded else f" and at most {high}"
         raise TybaltInputError(f"parameter {name} = {value!r} is out of range; it must be {bound}")
+
+
+def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str) -> None:
+    """Refuse a latent space as wide as the data (nothing to compress) and a split with an empty side."""
+    if latent_dim >= n_genes:
+        raise TybaltInputError(f"latent_dim = {latent_dim} is not smaller than the {n_genes} genes of {source}; "
+                               f"choose a latent_dim below {n_genes}")
+    if n_train == 0 or n_validation == 0:
+        raise TybaltInputError(f"{source} has too few samples ({n_train + n_validation}) to hold out both training "
+                               f"and validation samples with this val_split; give more samples or change val_split")

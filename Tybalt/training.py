@@ -79,8 +79,8 @@ def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_ra
 
 def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, epochs: int, batch_size: int,
           kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1, verbose: bool = True,
-          extra_callbacks: list | None = None):
-    """Fit the compiled autoencoder to reconstruct its input; return the Keras History."""
+          extra_callbacks: list | None = None, initial_epoch: int = 0):
+    """Fit the compiled autoencoder to reconstruct its input (from ``initial_epoch`` when resuming)."""
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if isinstance(autoencoder.model, TybaltVAE):
         callbacks.append(KLWarmup(autoencoder.model, kappa, kl_mode))
@@ -89,7 +89,7 @@ def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, e
     callbacks.extend(extra_callbacks or [])
     return autoencoder.model.fit(
         x_train, x_train, validation_data=(x_val, x_val), epochs=epochs, batch_size=batch_size,
-        shuffle=True, callbacks=callbacks, verbose=_keras_verbosity(verbose))
+        shuffle=True, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
 
 
 def _keras_verbosity(verbose: bool) -> int:

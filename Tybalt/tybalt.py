@@ -21,6 +21,7 @@ GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
 SCALINGS = ("minmax", "zscore")
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
+RESTART_MODES = ("auto", "required", "off")
 
 additional_definitions = [
     # What to train
@@ -102,6 +103,16 @@ additional_definitions = [
     {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most"},
     {"name": "executions_per_trial", "type": int, "default": 1,
      "help": "trainings per trial, averaged (reduces the noise of the objective)"},
+    # Reliability: checkpoint/resume (CANDLE ckpt_* names) and overwrite protection
+    {"name": "ckpt_restart_mode", "type": str, "default": "auto", "choices": RESTART_MODES,
+     "help": "auto: resume from the latest checkpoint if there is one; required: fail without one; off: start afresh"},
+    {"name": "ckpt_directory", "type": str, "default": "",
+     "help": "folder for checkpoints; empty means 'ckpt' inside the run's output folder"},
+    {"name": "ckpt_save_interval", "type": int, "default": 1,
+     "help": "write a checkpoint every this many epochs (and when the time limit stops training); 0 = never"},
+    {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep"},
+    {"name": "overwrite", "type": candle.str2bool, "default": False,
+     "help": "allow replacing the results of a finished run in output_dir"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

@@ -1,0 +1,118 @@
+"""A run's life cycle in its output folder: refuse to overwrite finished results, record status and provenance.
+
+``params.json`` carries ``status``: 'running' while training, then 'finished', 'stopped_early' (the time limit
+ended training; rerunning the same command resumes from the checkpoint) or 'diverged' (the loss became NaN or
+infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE Supervisor maps to its failure value).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import platform
+import subprocess
+from importlib import metadata
+from typing import Any
+
+from errors import TybaltInputError
+
+logger = logging.getLogger(__name__)
+
+RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = "running", "finished", "stopped_early", "diverged"
+FINAL_STATUSES = (FINISHED, DIVERGED)
+PARAMS_FILE = "params.json"
+RESULT_FILES = ("history.csv", "encoded_features.tsv", "encoder.keras", "decoder.keras", "loss.png")
+PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
+            "tf-keras": ("tf-keras", "tf_keras"), "keras-tuner": ("keras-tuner",), "pandas": ("pandas",),
+            "scikit-learn": ("scikit-learn",)}
+
+
+def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, *, overwrite: bool) -> str:
+    """Refuse a folder holding a finished run unless ``overwrite``; return the restart mode to train with.
+
+    A run is finished when its status says so, or, with no checkpoint to resume from, when it left results.
+    Overwriting a finished run starts afresh ('off'), whatever checkpoint it left.
+    """
+    _check_can_create(folder)
+    resumable = restart_mode != "off" and checkpoint is not None
+    finished = read_status(folder) in FINAL_STATUSES or (
+        not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
+    if not finished:
+        return restart_mode
+    if not overwrite:
+        raise TybaltInputError(f"output folder {folder} already holds a finished run; pass --overwrite true "
+                               f"or choose another --output_dir")
+    logger.warning("overwriting the finished run in %s (--overwrite true)", folder)
+    return "off"
+
+
+def _check_can_create(folder: str) -> None:
+    """Refuse an output folder that cannot be made: its nearest existing ancestor must be a writable folder."""
+    existing = folder
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
+        problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"
+        raise TybaltInputError(f"output folder {folder} cannot be written: {existing} {problem}; "
+                               f"choose another --output_dir")
+
+
+def read_status(folder: str) -> str | None:
+    """The status recorded in the folder's params.json, or None when there is none (or it is unreadable)."""
+    try:
+        with open(os.path.join(folder, PARAMS_FILE)) as handle:
+            return json.load(handle).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def training_status(history: dict[str, list[float]], epochs: int) -> str:
+    """'diverged' if any loss is NaN/infinite, 'stopped_early' if fewer epochs ran than asked, else 'finished'."""
+    values = [value for key, series in history.items() if key.endswith("loss") for value in series]
+    if not all(math.isfinite(value) for value in values):
+        return DIVERGED
+    return FINISHED if len(history.get("loss", [])) >= epochs else STOPPED_EARLY
+
+
+def mark_failed_trial(history: dict[str, list[float]]) -> None:
+    """Make the last ``val_loss`` NaN (appending an entry if the last epoch has none), as the Supervisor expects."""
+    series = history.setdefault("val_loss", [])
+    if len(series) < len(history.get("loss", [])) or not series:
+        series.append(math.nan)
+    series[-1] = math.nan
+
+
+def run_record(params: dict[str, Any], status: str, **details: Any) -> dict[str, Any]:
+    """What params.json holds: the parameters, the run's status and the software that produced it."""
+    return {**params, "status": status, **details, "provenance": provenance()}
+
+
+def provenance() -> dict[str, Any]:
+    """Python and package versions, and the git commit of the benchmark (None outside a git checkout)."""
+    versions: dict[str, Any] = {"python": platform.python_version()}
+    for name, distributions in PACKAGES.items():
+        versions[name] = next((_version(d) for d in distributions if _version(d)), None)
+    return {"versions": versions, **_git_commit(os.path.dirname(os.path.abspath(__file__)))}
+
+
+def _version(distribution: str) -> str | None:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def _git_commit(directory: str) -> dict[str, Any]:
+    """The commit checked out in ``directory`` and whether files differ from it; None values when not a checkout."""
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(["git", "-C", directory, *args], capture_output=True, text=True, timeout=10)
+        except (OSError, subprocess.SubprocessError):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    changes = git("status", "--porcelain", "--untracked-files=no") if commit else None
+    return {"git_commit": commit, "git_uncommitted_changes": bool(changes) if commit else None}
