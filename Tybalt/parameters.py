@@ -112,10 +112,13 @@ def _check_range(name: str, value: float, low: float, high: float | None, low_ex
 
 
 def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str) -> None:
-    """Refuse a latent space as wide as the data (nothing to compress) and a split with an empty side."""
-    if latent_dim >= n_genes:
-        raise TybaltInputError(f"latent_dim = {latent_dim} is not smaller than the {n_genes} genes of {source}; "
-                               f"choose a latent_dim below {n_genes}")
+    """Refuse a latent space wider than the data and a split with an empty side.
+
+    A code as wide as the data is allowed: the toy latent-size search compares latent 3 with 1 and 2 on 3 genes.
+    """
+    if latent_dim > n_genes:
+        raise TybaltInputError(f"latent_dim = {latent_dim} is larger than the {n_genes} genes of {source}; "
+                               f"choose a latent_dim of at most {n_genes}")
     if n_train == 0 or n_validation == 0:
         raise TybaltInputError(f"{source} has too few samples ({n_train + n_validation}) to hold out both training "
                                f"and validation samples with this val_split; give more samples or change val_split")
