@@ -68,11 +68,31 @@ def run(params: dict[str, Any]):
     outputs.write_history(folder, history.history)
     encodings = autoencoder.encoder.predict(dataset.values, batch_size=1024, verbose=0)
     outputs.write_encodings(folder, encodings, dataset.sample_ids)
+    outputs.write_genes(folder, dataset.genes)
+    decoder = exportable_decoder(autoencoder.decoder)
     if params["save_model"]:
-        outputs.save_models(folder, autoencoder.encoder, exportable_decoder(autoencoder.decoder))
+        outputs.save_models(folder, autoencoder.encoder, decoder)
     outputs.plot_loss(folder, history.history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
+    if params["analyze"] or params["tsne"]:
+        from analysis import analyze_run
+
+        analyze_run(folder, dataset, autoencoder.encoder, decoder, encodings,
+                    train_rows, val_rows, model_name=params["model_type"], analyze=params["analyze"],
+                    tsne=params["tsne"], perplexity=params["perplexity"], seed=params["rng_seed"])
     logger.info("final val_loss %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
     return history
+
+
+def encode(params: dict[str, Any]) -> str:
+    """Encode the samples of ``encode_data`` with the encoder saved in ``model_dir`` (no training)."""
+    params = check_parameters(params)
+    if not params["model_dir"]:
+        raise TybaltInputError("--encode_data needs --model_dir, the folder of the training run to use")
+    import outputs
+    from encode import encode_file
+
+    folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    return encode_file(params["encode_data"], params["model_dir"], folder, params["data_dir"])
 
 
 def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:
@@ -83,10 +103,14 @@ def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    """Command-line entry: train, or print one line and exit 2 on bad input."""
+    """Command-line entry: train (or encode with --encode_data), or print one line and exit 2 on bad input."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
-        run(initialize_parameters())
+        params = initialize_parameters()
+        if params.get("encode_data"):
+            encode(params)
+        else:
+            run(params)
     except TybaltInputError as error:
         print(f"tybalt: error: {error}", file=sys.stderr)
         sys.exit(2)
