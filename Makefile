@@ -1,4 +1,4 @@
-# Quick start: `make demo` trains on the embedded synthetic data; `make test` runs the test suite.
+# Quick start: `make demo` trains on the embedded synthetic data and writes the analysis report; `make test` runs the test suite.
 # Both create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -16,7 +16,7 @@ $(INSTALLED): requirements.txt
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo
+	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo --analyze true --tsne true
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q tests
