@@ -1,8 +1,8 @@
 """tSNE maps of the expression input and of the encodings, and the two-panel figure coloured by cancer type.
 
 Settings follow Kobak & Berens (2019) and the Tybalt paper: perplexity 20, PCA initialisation, learning rate
-max(200, N / 12). scikit-learn's TSNE is used: at N = 10,459 it matched openTSNE in time and trustworthiness
-(README_analysis.md has the figures), so it costs no extra dependency.
+max(200, N / 12). scikit-learn's TSNE is used: at N = 10,459 it matched openTSNE in trustworthiness and came
+within run-to-run noise of its time (figures in the README), so it costs no extra dependency.
 """
 
 from __future__ import annotations
