@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.manifold import trustworthiness
 from sklearn.model_selection import StratifiedKFold, cross_val_score
 from sklearn.neighbors import KNeighborsClassifier
+from sklearn.pipeline import make_pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +47,10 @@ def fit_baselines(x_train: np.ndarray, latent_dim: int, seed: int) -> dict:
     """PCA, FastICA and (for non-negative data) NMF with ``latent_dim`` components, fitted on the training rows."""
     methods = {
         "pca": PCA(latent_dim, random_state=seed),
-        "ica": FastICA(latent_dim, whiten="unit-variance", max_iter=400, random_state=seed),
+        # FastICA whitens onto the top principal components itself, but with a full SVD of the data (minutes at
+        # 9,413 x 5,000); a PCA step first gives the same model in seconds.
+        "ica": make_pipeline(PCA(latent_dim, random_state=seed),
+                             FastICA(latent_dim, whiten="unit-variance", max_iter=400, random_state=seed)),
     }
     if x_train.min() >= 0:
         methods["nmf"] = NMF(latent_dim, init="nndsvda", max_iter=400, random_state=seed)
