@@ -1,5 +1,5 @@
-# Quick start: `make demo` trains on the embedded synthetic data; `make test` runs the test suite.
-# `make toy` runs the 3-gene teaching example (PCA vs shallow and deep autoencoders).
+# Quick start: `make demo` trains on the embedded synthetic data and writes the analysis report;
+# `make test` runs the test suite; `make toy` runs the 3-gene teaching example (PCA vs shallow and deep autoencoders).
 # All create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -17,7 +17,7 @@ $(INSTALLED): requirements.txt
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo
+	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo --analyze true --tsne true
 
 toy: $(INSTALLED)
 	$(PY) examples/basic_autoencoders.py --output_dir Output/toy

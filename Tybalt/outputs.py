@@ -18,6 +18,7 @@ ENCODINGS_FILE = "encoded_features.tsv"
 ENCODER_FILE = "encoder.keras"
 DECODER_FILE = "decoder.keras"
 LOSS_PLOT_FILE = "loss.png"
+GENES_FILE = "genes.txt"
 
 
 def run_output_dir(output_dir: str, experiment_id: str, run_id: str) -> str:
@@ -53,6 +54,13 @@ def write_encodings(folder: str, encodings: np.ndarray, sample_ids: list[str]) -
     return path
 
 
+def write_genes(folder: str, genes: list[str]) -> str:
+    """Write the training genes in input order, one per line, so new samples can be encoded in the same order."""
+    path = os.path.join(folder, GENES_FILE)
+    write_text(path, "".join(f"{gene}\n" for gene in genes))
+    return path
+
+
 def save_models(folder: str, encoder, decoder) -> tuple[str, str]:
     """Save encoder and decoder in the Keras format, each under a temporary name then renamed."""
     paths = []
@@ -81,9 +89,15 @@ def plot_loss(folder: str, history: dict[str, list[float]], title: str) -> str:
     axis.set_title(title)
     axis.legend()
     figure.tight_layout()
-    path = os.path.join(folder, LOSS_PLOT_FILE)
+    return save_figure(figure, os.path.join(folder, LOSS_PLOT_FILE))
+
+
+def save_figure(figure, path: str, dpi: int = 100) -> str:
+    """Save a matplotlib figure atomically and release its memory."""
+    import matplotlib.pyplot as plt
+
     with replaced_atomically(path) as temporary:
-        figure.savefig(temporary, dpi=100)
+        figure.savefig(temporary, dpi=dpi)
     plt.close(figure)
     return path
 

@@ -33,6 +33,7 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "executions_per_trial": (1, None, False),
     "ckpt_save_interval": (0, None, False),
     "ckpt_keep_limit": (1, None, False),
+    "perplexity": (0, None, True),
 }
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)

@@ -87,8 +87,8 @@ def _planted_signal(clinical: pd.DataFrame, genes: list[str], rng: np.random.Gen
         switch_on(acronym == cancer, markers, 3.0)
     switch_on(clinical["gender"].to_numpy() == "female", FEMALE_GENES, 4.0)
     switch_on(clinical["gender"].to_numpy() == "male", MALE_GENES, 4.0)
-    switch_on(sample_type != "Solid Tissue Normal", TUMOR_GENES, 2.5)
-    switch_on(sample_type == "Solid Tissue Normal", NORMAL_GENES, 2.5)
+    switch_on(sample_type != "Solid Tissue Normal", TUMOR_GENES, 8.0)
+    switch_on(sample_type == "Solid Tissue Normal", NORMAL_GENES, 8.0)
     switch_on(sample_type == "Metastatic", METASTASIS_GENES, 3.0)
     switch_on((acronym == "SKCM") & (sample_type == "Primary Tumor"), PRIMARY_MELANOMA_GENES, 3.0)
 

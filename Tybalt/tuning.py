@@ -17,7 +17,7 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -26,10 +26,10 @@ import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
 from keras_backend import import_keras_tuner
-from models import build_autoencoder
 from parameters import check_parameters
 from search_space import SearchSpace, define_hyperparameters, load_search_space
-from training import compile_autoencoder, set_seed, train
+from training import set_seed, train
+from trial import build_model, load_data
 
 kt = import_keras_tuner()
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class SearchHistory:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def search(params: dict[str, Any], load_data: Callable) -> SearchHistory:
+def search(params: dict[str, Any]) -> SearchHistory:
     """Run the search named by ``params['tuner']`` over ``params['search_space']``; write the results."""
     space = load_search_space(params["search_space"])
     _check_space_for_tuning(space)
@@ -105,11 +105,7 @@ class TybaltHyperModel(kt.HyperModel):
 
     def build(self, hp):
         p = self.trial_params(hp)
-        self.autoencoder = build_autoencoder(
-            p["model_type"], self.n_genes, p["latent_dim"], depth=p["depth"], hidden_dim=p["hidden_dim"],
-            loss=p["loss"], noise=p["noise"], sparsity=p["sparsity"], tied_weights=p["tied_weights"])
-        compile_autoencoder(self.autoencoder, optimizer=p["optimizer"], learning_rate=p["learning_rate"],
-                            loss=p["loss"])
+        self.autoencoder = build_model(p, self.n_genes)
         # KerasTuner saves the best epoch's weights; the subclassed VAE has weights only once it has been called.
         self.autoencoder.model(np.zeros((1, self.n_genes), dtype="float32"))
         return self.autoencoder.model

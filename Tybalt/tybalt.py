@@ -113,6 +113,16 @@ additional_definitions = [
     {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep"},
     {"name": "overwrite", "type": candle.str2bool, "default": False,
      "help": "allow replacing the results of a finished run in output_dir"},
+    # Analysis (issue 5): signal report, baselines, tSNE, encoding new samples
+    {"name": "analyze", "type": candle.str2bool, "default": False,
+     "help": "after training, write the signal report, gene weights, baseline comparison and report.md"},
+    {"name": "tsne", "type": candle.str2bool, "default": False,
+     "help": "after training, write tSNE maps of the input and of the encodings (tsne.png)"},
+    {"name": "perplexity", "type": float, "default": 20.0, "help": "tSNE perplexity"},
+    {"name": "encode_data", "type": str, "default": "",
+     "help": "samples x genes TSV to encode with the saved encoder of model_dir (no training)"},
+    {"name": "model_dir", "type": str, "default": "",
+     "help": "run folder holding encoder.keras and genes.txt, used with encode_data"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

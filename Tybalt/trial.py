@@ -1,0 +1,134 @@
+"""One trial: train one model with one set of parameters and write its outputs (what ``run`` does).
+
+``run_trial`` reads as the steps of a trial. Every check of the user's input (parameters, output folder,
+checkpoint, data) happens before TensorFlow is imported, so bad input fails within a second and touches no file.
+The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials train the same models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import checkpointing
+import outputs
+import run_state
+from data import ExpressionData
+from parameters import check_model_fits_data
+
+logger = logging.getLogger(__name__)
+
+
+def run_trial(params: dict[str, Any]):
+    """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
+    folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    ckpt = checkpoint_settings(params, folder)
+    ckpt.restart_mode = run_state.check_output_folder(
+        folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
+    checkpointing.check_restart(ckpt)
+    dataset, train_rows, val_rows = load_data(params)
+    check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
+                          params["data_source"])
+
+    import resumable_training  # TensorFlow is imported from here on
+    from training import set_seed
+
+    from keras_backend import keras
+
+    keras.backend.clear_session()
+    set_seed(params["rng_seed"])
+    autoencoder = build_model(params, dataset.n_genes)
+    resume = resumable_training.restore(autoencoder.model, ckpt)
+    os.makedirs(folder, exist_ok=True)
+    outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
+                                                      resumed_after_epoch=resume.epochs_done))
+    logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
+                dataset.n_genes, folder)
+    history = resumable_training.fit_resumable(
+        autoencoder, dataset.values[train_rows], dataset.values[val_rows], ckpt, resume, epochs=params["epochs"],
+        batch_size=params["batch_size"], kappa=params["kappa"], kl_mode=params["kl_mode"],
+        timeout=params["timeout"], verbose=params["verbose"])
+
+    status = run_state.training_status(history.history, params["epochs"])
+    if status == run_state.DIVERGED:
+        return record_divergence(folder, params, history)
+    from models import exportable_decoder
+
+    decoder = exportable_decoder(autoencoder.decoder)
+    encodings = write_trained_model(folder, params, dataset, autoencoder.encoder, decoder, history.history)
+    if params["analyze"] or params["tsne"]:
+        analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows)
+    outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done))
+    logger.info("final val_loss %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
+    return history
+
+
+def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
+    """The data set named by ``params`` and its train/validation row indices."""
+    import data
+    from tcga import TcgaOptions
+
+    dataset = data.load_dataset(
+        params["data_source"], params["data_dir"], train_data=params["train_data"],
+        clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
+        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
+        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"], tcga_options=TcgaOptions.from_params(params),
+        require_unit_range=params["loss"] == "binary_crossentropy")
+    train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
+                                                        params["rng_seed"])
+    return dataset, train_rows, val_rows
+
+
+def build_model(params: dict[str, Any], n_genes: int):
+    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs."""
+    from models import build_autoencoder
+    from training import compile_autoencoder
+
+    autoencoder = build_autoencoder(
+        params["model_type"], n_genes, params["latent_dim"], depth=params["depth"], hidden_dim=params["hidden_dim"],
+        loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
+        tied_weights=params["tied_weights"], activation=params["activation"])
+    compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
+                        loss=params["loss"])
+    return autoencoder
+
+
+def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.CheckpointSettings:
+    """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
+    return checkpointing.CheckpointSettings(
+        checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
+        params["ckpt_save_interval"], params["ckpt_keep_limit"])
+
+
+def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder,
+                        history: dict[str, list[float]]):
+    """Write the history, every sample's encodings, the gene list, the models and the loss plot; return the encodings."""
+    outputs.write_history(folder, history)
+    encodings = encoder.predict(dataset.values, batch_size=1024, verbose=0)
+    outputs.write_encodings(folder, encodings, dataset.sample_ids)
+    outputs.write_genes(folder, dataset.genes)
+    if params["save_model"]:
+        outputs.save_models(folder, encoder, decoder)
+    outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
+    return encodings
+
+
+def analyze(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder, encodings,
+            train_rows, val_rows) -> None:
+    """The signal report, baselines and tSNE the parameters ask for (see analysis.py)."""
+    from analysis import analyze_run
+
+    analyze_run(folder, dataset, encoder, decoder, encodings, train_rows, val_rows, model_name=params["model_type"],
+                analyze=params["analyze"], tsne=params["tsne"], perplexity=params["perplexity"],
+                seed=params["rng_seed"])
+
+
+def record_divergence(folder: str, params: dict[str, Any], history):
+    """End a diverged trial: history and status written, last val_loss NaN (the Supervisor's failure value)."""
+    run_state.mark_failed_trial(history.history)
+    outputs.write_history(folder, history.history)
+    outputs.write_params(folder, run_state.run_record(params, run_state.DIVERGED))
+    logger.error("training diverged (loss became NaN or infinite) after %d epochs; lower learning_rate or try "
+                 "another optimizer. Recorded in %s", len(history.history["loss"]), folder)
+    return history
