@@ -26,6 +26,7 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "noise": (0, 1, False),
     "sparsity": (0, None, False),
     "synthetic_samples": (20, None, False),
+    "steps_per_execution": (1, None, False),
 }
 
 

@@ -36,7 +36,7 @@ def run(params: dict[str, Any]):
     import data
     import outputs
     from models import build_autoencoder, exportable_decoder
-    from training import compile_autoencoder, set_seed, train
+    from training import compile_autoencoder, resolve_jit_compile, set_seed, train
 
     from keras_backend import keras
 
@@ -55,7 +55,11 @@ def run(params: dict[str, Any]):
         hidden_dim=params["hidden_dim"], loss=params["loss"], noise=params["noise"],
         sparsity=params["sparsity"], tied_weights=params["tied_weights"])
     compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
-                        loss=params["loss"])
+                        loss=params["loss"],
+                        jit_compile=resolve_jit_compile(params["jit_compile"], params["model_type"],
+                                                        epochs=params["epochs"], n_train=len(train_rows),
+                                                        batch_size=params["batch_size"]),
+                        steps_per_execution=params["steps_per_execution"])
 
     os.makedirs(folder, exist_ok=True)
     outputs.write_params(folder, params)
