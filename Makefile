@@ -1,5 +1,6 @@
 # Quick start: `make demo` trains on the embedded synthetic data; `make test` runs the test suite.
-# Both create .venv and install the dependencies on first use.
+# `make bench` measures training speed, data loading, trial overhead and tSNE at the real data size (~15 min).
+# All create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -20,6 +21,9 @@ demo: $(INSTALLED)
 
 test: $(INSTALLED)
 	$(PY) -m pytest -q tests
+
+bench: $(INSTALLED)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) Output
