@@ -26,10 +26,12 @@ OPTIMIZER_CLASSES = {
     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam",
 }
 
-# jit_compile = 'auto': XLA only where bench/run.py measured a gain. It speeds up the VAE's steps, but its
-# compile costs seconds in the first epoch, repaid only over a long run; ADAGE's input Dropout draws its random
-# mask through XLA's slow CPU random-number kernel and trains ~10x slower compiled.
+# jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). It speeds up the VAE's
+# steps at batch 50 but slows them at batch 200, and its compile costs seconds in the first epoch, repaid only over
+# a long run; ADAGE's input Dropout draws its random mask through XLA's slow CPU random-number kernel and trains
+# ~10x slower compiled.
 XLA_MODELS = ("vae",)
+XLA_MAX_BATCH_SIZE = 100
 XLA_MIN_TRAINING_STEPS = 2000
 
 
@@ -85,7 +87,8 @@ def resolve_jit_compile(setting: str, model_type: str, *, epochs: int, n_train: 
     """Whether to compile the train step with XLA: 'true', 'false', or 'auto' (the measured rule above)."""
     if setting != "auto":
         return setting == "true"
-    return model_type in XLA_MODELS and epochs * math.ceil(n_train / batch_size) >= XLA_MIN_TRAINING_STEPS
+    return (model_type in XLA_MODELS and batch_size <= XLA_MAX_BATCH_SIZE
+            and epochs * math.ceil(n_train / batch_size) >= XLA_MIN_TRAINING_STEPS)
 
 
 def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_rate: float, loss: str,

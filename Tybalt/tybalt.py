@@ -67,7 +67,7 @@ additional_definitions = [
      "help": "save the trained encoder and decoder as .keras files"},
     # Performance (issue 7)
     {"name": "jit_compile", "type": str, "default": "auto", "choices": JIT_COMPILE_CHOICES,
-     "help": "compile the train step with XLA: true, false, or auto (vae runs of 2000+ steps, as measured)"},
+     "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 100, 2000+ steps: as measured)"},
     {"name": "steps_per_execution", "type": int, "default": 20,
      "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)"},
 ]

@@ -26,7 +26,8 @@ def timeline(started: float, ended: float, records: list) -> dict:
     total = ended - started
     fit = moment["fit_ended"] - moment["fit_started"]
     return {"total": total, "fit": fit, "to_first_step": moment["first_step"] - started,
-            "to_fit": moment["fit_started"] - started, "outside_fit": 1 - fit / total,
+            "to_fit": moment["fit_started"] - started, "after_fit": ended - moment["fit_ended"],
+            "outside_fit": 1 - fit / total,
             "peak_rss_mib": moment.get("peak_rss_mib")}
 
 
@@ -134,13 +135,13 @@ def _trials(figures: dict) -> list[str]:
              "`python tybalt_baseline_keras2.py ...` per trial, as a shell-launched Supervisor trial; 'in-process' = "
              "`run(params)` called again in a process that already trained once (TensorFlow imported), as "
              "KerasTuner or an in-memory worker runs trials. Times from timestamped log lines.", "",
-             "| trial | runs | total s | start → fit starts s | start → first step done s | fit s | "
-             "outside fit | peak RSS MiB |", "|---|---|---|---|---|---|---|---|"]
+             "| trial | runs | total s | start → fit starts s | start → first step done s | fit s | fit end → exit s | "
+             "outside fit | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|"]
     for label, runs, rss in (("fresh process", trials["fresh"], statistics.median(t["peak_rss_mib"] for t in trials["fresh"])),
                              ("in-process", trials["in_process"], trials["in_process_peak_rss_mib"])):
         lines.append(f"| {label} | {len(runs)} | {spread([t['total'] for t in runs], 1)} | "
                      f"{spread([t['to_fit'] for t in runs], 1)} | {spread([t['to_first_step'] for t in runs], 1)} | "
-                     f"{spread([t['fit'] for t in runs], 1)} | "
+                     f"{spread([t['fit'] for t in runs], 1)} | {spread([t['after_fit'] for t in runs], 1)} | "
                      f"{100 * statistics.median(t['outside_fit'] for t in runs):.0f}% "
                      f"[{100 * min(t['outside_fit'] for t in runs):.0f}–{100 * max(t['outside_fit'] for t in runs):.0f}%] | "
                      f"{rss:.0f} |")

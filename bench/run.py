@@ -49,10 +49,10 @@ class Sizes:
     quick: bool
 
 
-FULL = Sizes(samples=10459, genes=5000, timed_epochs=3, repeats=3, sgemm_size=2048, tsne_samples=10459, tsne_repeats=2,
-             trial_epochs=10, quick=False)
-QUICK = Sizes(samples=600, genes=300, timed_epochs=2, repeats=1, sgemm_size=512, tsne_samples=300, tsne_repeats=1,
-              trial_epochs=2, quick=True)
+FULL = Sizes(samples=10459, genes=5000, timed_epochs=3, repeats=3, sgemm_size=2048, tsne_samples=10459,
+             tsne_repeats=2, trial_epochs=10, quick=False)
+QUICK = Sizes(samples=600, genes=300, timed_epochs=2, repeats=1, sgemm_size=512, tsne_samples=300,
+              tsne_repeats=1, trial_epochs=2, quick=True)
 BATCH_SIZES = (50, 200)
 TSNE_DIMS = 100
 
@@ -231,6 +231,8 @@ def main() -> None:
     print(text)
     with open(args.out, "w") as handle:
         handle.write(text)
+    with open(os.path.splitext(args.out)[0] + ".json", "w") as handle:  # the raw figures behind the report
+        json.dump(figures, handle, indent=1)
 
 
 if __name__ == "__main__":
