@@ -34,7 +34,8 @@ def timeline(started: float, ended: float, records: list) -> dict:
 def render(figures: dict) -> str:
     """The whole report as Markdown."""
     peak = statistics.median(figures["sgemm"]["gflops"])
-    lines = [f"# Tybalt benchmark results{' (--quick smoke run: small sizes, not the real figures)' if figures['quick'] else ''}",
+    quick_note = " (--quick smoke run: small sizes, not the real figures)" if figures["quick"] else ""
+    lines = [f"# Tybalt benchmark results{quick_note}",
              "", f"Written by `bench/run.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in "
              f"{figures['bench_seconds'] / 60:.1f} min. Figures: median [min–max] of the runs named in each table.",
              ""]
@@ -85,6 +86,10 @@ def _training(figures: dict, peak: float) -> list[str]:
     return lines + [""]
 
 
+def _median_rss(runs: list[dict]) -> float:
+    return statistics.median(r["peak_rss_mib"] for r in runs)
+
+
 def _keys(results: list[dict]) -> list[tuple]:
     return list(dict.fromkeys(_case_key(r) for r in results))
 
@@ -102,7 +107,8 @@ def _gains(figures: dict) -> list[str]:
     lines = [SECTIONS[2], "",
              "Each optimisation added to the previous row, same run, same data; speed-up against plain Keras. "
              "Rows are in separate processes (one process with --quick). First epoch = tracing (+ XLA compile).", "",
-             "| model | batch | path | s/epoch | speed-up | first epoch s | peak RSS MiB |", "|---|---|---|---|---|---|---|"]
+             "| model | batch | path | s/epoch | speed-up | first epoch s | peak RSS MiB |",
+             "|---|---|---|---|---|---|---|"]
     for key in _keys(results):
         plain = statistics.median(_plain(results, key)["epochs_seconds"])
         for r in (r for r in results if _case_key(r) == key):
@@ -122,9 +128,9 @@ def _load(figures: dict) -> list[str]:
             "process: first on an empty cache folder (pandas parse + writing the cache), then again (float32 .npy "
             "cache, memory-mapped); both times include reading every value once.", "",
             "| load | seconds | peak RSS MiB |", "|---|---|---|",
-            f"| TSV parse (+ cache write) | {spread(parse)} | {statistics.median(r['peak_rss_mib'] for r in load['parse']):.0f} |",
-            f"| binary cache | {spread(cached, 3)} | {statistics.median(r['peak_rss_mib'] for r in load['cached']):.0f} |",
-            "", f"Cached load is **{statistics.median(parse) / statistics.median(cached):.0f}x** faster than parsing.", ""]
+            f"| TSV parse (+ cache write) | {spread(parse)} | {_median_rss(load['parse']):.0f} |",
+            f"| binary cache | {spread(cached, 3)} | {_median_rss(load['cached']):.0f} |", "",
+            f"Cached load is **{statistics.median(parse) / statistics.median(cached):.0f}x** faster than parsing.", ""]
 
 
 def _trials(figures: dict) -> list[str]:
@@ -135,15 +141,15 @@ def _trials(figures: dict) -> list[str]:
              "`python tybalt_baseline_keras2.py ...` per trial, as a shell-launched Supervisor trial; 'in-process' = "
              "`run(params)` called again in a process that already trained once (TensorFlow imported), as "
              "KerasTuner or an in-memory worker runs trials. Times from timestamped log lines.", "",
-             "| trial | runs | total s | start → fit starts s | start → first step done s | fit s | fit end → exit s | "
-             "outside fit | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|"]
-    for label, runs, rss in (("fresh process", trials["fresh"], statistics.median(t["peak_rss_mib"] for t in trials["fresh"])),
+             "| trial | runs | total s | start → fit starts s | start → first step done s | fit s | "
+             "fit end → exit s | outside fit | peak RSS MiB |", "|---|---|---|---|---|---|---|---|---|"]
+    for label, runs, rss in (("fresh process", trials["fresh"], _median_rss(trials["fresh"])),
                              ("in-process", trials["in_process"], trials["in_process_peak_rss_mib"])):
+        outside = [100 * t["outside_fit"] for t in runs]
         lines.append(f"| {label} | {len(runs)} | {spread([t['total'] for t in runs], 1)} | "
                      f"{spread([t['to_fit'] for t in runs], 1)} | {spread([t['to_first_step'] for t in runs], 1)} | "
                      f"{spread([t['fit'] for t in runs], 1)} | {spread([t['after_fit'] for t in runs], 1)} | "
-                     f"{100 * statistics.median(t['outside_fit'] for t in runs):.0f}% "
-                     f"[{100 * min(t['outside_fit'] for t in runs):.0f}–{100 * max(t['outside_fit'] for t in runs):.0f}%] | "
+                     f"{spread(outside, 0)} % | "
                      f"{rss:.0f} |")
     return lines + ["", "'First step done' is logged after the first call into TensorFlow, i.e. after "
                     "`steps_per_execution` steps and the tracing of the step.", ""]
@@ -157,8 +163,8 @@ def _tsne(figures: dict) -> list[str]:
              "perplexity 20, PCA initialisation, learning rate max(200, N/12), all cores; each run a fresh process.",
              "", "| library | runs | seconds | peak RSS MiB |", "|---|---|---|---|"]
     for library, runs in tsne.items():
-        lines.append(f"| {library} | {len(runs)} | {spread([r['seconds'] for r in runs], 1)} | "
-                     f"{statistics.median(r['peak_rss_mib'] for r in runs):.0f} |")
+        seconds = [r["seconds"] for r in runs]
+        lines.append(f"| {library} | {len(runs)} | {spread(seconds, 1)} | {_median_rss(runs):.0f} |")
     if "openTSNE" not in tsne:
         lines.append("| openTSNE | – | not installed | – |")
     return lines + [""]
@@ -169,15 +175,13 @@ def _memory(figures: dict) -> list[str]:
     lines = [SECTIONS[6], "", "Peak resident memory (RSS) of the process doing each job, MiB (the TensorFlow "
              "import alone is ~600 MiB).", "", "| job | peak RSS MiB |", "|---|---|"]
     for key in _keys(results):
-        lines.append(f"| train {key[0]} batch {key[1]}: plain → optimized | {_plain(results, key)['peak_rss_mib']:.0f}"
-                     f" → {_default(results, key)['peak_rss_mib']:.0f} |")
+        lines.append(f"| train {key[0]} batch {key[1]}: plain → optimized | "
+                     f"{_plain(results, key)['peak_rss_mib']:.0f} → {_default(results, key)['peak_rss_mib']:.0f} |")
     load, trials = figures["load"], figures["trials"]
-    lines += [f"| load TSV (parse) / cached | {statistics.median(r['peak_rss_mib'] for r in load['parse']):.0f} / "
-              f"{statistics.median(r['peak_rss_mib'] for r in load['cached']):.0f} |",
-              f"| trial, fresh process / in-process | {statistics.median(t['peak_rss_mib'] for t in trials['fresh']):.0f}"
-              f" / {trials['in_process_peak_rss_mib']:.0f} |"]
-    lines += [f"| tSNE {library} | {statistics.median(r['peak_rss_mib'] for r in runs):.0f} |"
-              for library, runs in figures["tsne"].items()]
+    lines += [f"| load TSV (parse) / cached | {_median_rss(load['parse']):.0f} / {_median_rss(load['cached']):.0f} |",
+              f"| trial, fresh process / in-process | {_median_rss(trials['fresh']):.0f} / "
+              f"{trials['in_process_peak_rss_mib']:.0f} |"]
+    lines += [f"| tSNE {library} | {_median_rss(runs):.0f} |" for library, runs in figures["tsne"].items()]
     return lines + [""]
 
 
