@@ -1,5 +1,6 @@
 # Quick start: `make demo` trains on the embedded synthetic data and writes the analysis report;
 # `make test` runs the test suite; `make toy` runs the 3-gene teaching example (PCA vs shallow and deep autoencoders).
+# `make bench` measures training speed, data loading, trial overhead and tSNE at the real data size (~15 min).
 # All create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
@@ -28,6 +29,9 @@ test: $(INSTALLED)
 # Regenerate the Supervisor files (UPF, mlrMBO .R, cfg-*.sh, Biowulf .in) from workflows/*.yaml.
 workflows: $(INSTALLED)
 	$(PY) Tybalt/workflow_files.py
+
+bench: $(INSTALLED)
+	$(PY) bench/run.py
 
 clean:
 	rm -rf $(VENV) Output

@@ -18,7 +18,7 @@ import pandas as pd
 
 from atomic_files import replaced_atomically, write_table, write_text
 from errors import TybaltInputError
-from synthetic_data import make_synthetic_data
+from synthetic_data import GENERATOR_VERSION, make_synthetic_data
 from tcga import TcgaOptions, prepare_tcga
 from toy_data import TOY_GENES, make_toy_values, toy_sample_ids
 
@@ -74,9 +74,9 @@ def make_toy_dataset(n_samples: int, seed: int, variant: str = "binary") -> Expr
 
 
 def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int) -> tuple[str, str]:
-    """Write the synthetic expression and clinical TSVs once per (samples, genes, seed); return their paths."""
+    """Write the synthetic expression and clinical TSVs once per (samples, genes, seed, generator version)."""
     folder = os.path.join(data_dir, "synthetic")
-    stem = os.path.join(folder, f"synthetic_{n_samples}x{n_genes}_seed{seed}")
+    stem = os.path.join(folder, f"synthetic_{n_samples}x{n_genes}_seed{seed}_v{GENERATOR_VERSION}")
     expression_path, clinical_path = f"{stem}_rnaseq.tsv", f"{stem}_clinical.tsv"
     if not (os.path.isfile(expression_path) and os.path.isfile(clinical_path)):
         os.makedirs(folder, exist_ok=True)

@@ -34,6 +34,7 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "ckpt_save_interval": (0, None, False),
     "ckpt_keep_limit": (1, None, False),
     "perplexity": (0, None, True),
+    "steps_per_execution": (1, None, False),
 }
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)

@@ -1,14 +1,21 @@
-"""Train an autoencoder: seeding, optimizer, the KL warm-up, the time limit, and the Keras fit call."""
+"""Train an autoencoder: seeding, optimizer, the KL warm-up, the time limit, and the Keras fit call.
+
+Training runs close to the hardware without changing the model: batches come from an index-gather input
+pipeline (``input_pipeline``), several steps run per call into TensorFlow (``steps_per_execution``), and the
+VAE's train step is compiled with XLA (``jit_compile``); bench/results.md records what each one gains.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import random
 import sys
 import time
 
 import numpy as np
 
+from input_pipeline import autoencoder_batches
 from keras_backend import keras
 from models import Autoencoder, TybaltVAE
 
@@ -18,6 +25,14 @@ OPTIMIZER_CLASSES = {
     "adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop", "adagrad": "Adagrad",
     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam",
 }
+
+# jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). It speeds up the VAE's
+# steps at batch 50, is erratic at batch 200 (slower in one full run, faster in another), and its compile costs
+# seconds in the first epoch, repaid only over a long run; ADAGE's input Dropout draws its random mask through XLA's slow CPU random-number kernel and trains
+# ~10x slower compiled.
+XLA_MODELS = ("vae",)
+XLA_MAX_BATCH_SIZE = 100
+XLA_MIN_TRAINING_STEPS = 2000
 
 
 def set_seed(seed: int) -> None:
@@ -68,13 +83,21 @@ class StopBeforeTimeout(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_rate: float, loss: str) -> None:
+def resolve_jit_compile(setting: str, model_type: str, *, epochs: int, n_train: int, batch_size: int) -> bool:
+    """Whether to compile the train step with XLA: 'true', 'false', or 'auto' (the measured rule above)."""
+    if setting != "auto":
+        return setting == "true"
+    return (model_type in XLA_MODELS and batch_size <= XLA_MAX_BATCH_SIZE
+            and epochs * math.ceil(n_train / batch_size) >= XLA_MIN_TRAINING_STEPS)
+
+
+def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_rate: float, loss: str,
+                        jit_compile: bool = False, steps_per_execution: int = 1) -> None:
     """Attach the optimizer, and for plain autoencoders the reconstruction loss (the VAE computes its own)."""
     model = autoencoder.model
-    if isinstance(model, TybaltVAE):
-        model.compile(optimizer=build_optimizer(optimizer, learning_rate))
-    else:
-        model.compile(optimizer=build_optimizer(optimizer, learning_rate), loss=loss)
+    reconstruction_loss = None if isinstance(model, TybaltVAE) else loss
+    model.compile(optimizer=build_optimizer(optimizer, learning_rate), loss=reconstruction_loss,
+                  jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
 
 def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, epochs: int, batch_size: int,
@@ -87,9 +110,27 @@ def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, e
     if timeout and timeout > 0:
         callbacks.append(StopBeforeTimeout(timeout))
     callbacks.extend(extra_callbacks or [])
+    callbacks.append(FitTimeline())
     return autoencoder.model.fit(
-        x_train, x_train, validation_data=(x_val, x_val), epochs=epochs, batch_size=batch_size,
-        shuffle=True, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
+        autoencoder_batches(x_train, batch_size, shuffle=True),
+        validation_data=autoencoder_batches(x_val, batch_size, shuffle=False), epochs=epochs,
+        shuffle=False, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
+
+
+class FitTimeline(keras.callbacks.Callback):
+    """Log when fit starts, when its first call into TensorFlow has trained, and how long fit took."""
+
+    def on_train_begin(self, logs=None):
+        self.started, self.first_step_seen = time.monotonic(), False
+        logger.debug("fit started")
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.first_step_seen:
+            self.first_step_seen = True
+            logger.debug("first training step done after %.2f s of fit", time.monotonic() - self.started)
+
+    def on_train_end(self, logs=None):
+        logger.info("fit took %.1f s", time.monotonic() - self.started)
 
 
 def _keras_verbosity(verbose: bool) -> int:

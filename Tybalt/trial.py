@@ -38,7 +38,7 @@ def run_trial(params: dict[str, Any]):
 
     keras.backend.clear_session()
     set_seed(params["rng_seed"])
-    autoencoder = build_model(params, dataset.n_genes)
+    autoencoder = build_model(params, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
     os.makedirs(folder, exist_ok=True)
     outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
@@ -80,17 +80,20 @@ def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
     return dataset, train_rows, val_rows
 
 
-def build_model(params: dict[str, Any], n_genes: int):
-    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs."""
+def build_model(params: dict[str, Any], n_genes: int, n_train: int):
+    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs and ``n_train`` training samples."""
     from models import build_autoencoder
-    from training import compile_autoencoder
+    from training import compile_autoencoder, resolve_jit_compile
 
     autoencoder = build_autoencoder(
         params["model_type"], n_genes, params["latent_dim"], depth=params["depth"], hidden_dim=params["hidden_dim"],
         loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
         tied_weights=params["tied_weights"], activation=params["activation"])
+    jit_compile = resolve_jit_compile(params["jit_compile"], params["model_type"], epochs=params["epochs"],
+                                      n_train=n_train, batch_size=params["batch_size"])
     compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
-                        loss=params["loss"])
+                        loss=params["loss"], jit_compile=jit_compile,
+                        steps_per_execution=params["steps_per_execution"])
     return autoencoder
 
 

@@ -59,7 +59,7 @@ def search(params: dict[str, Any]) -> SearchHistory:
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     os.makedirs(folder, exist_ok=True)
     dataset, train_rows, val_rows = load_data(params)
-    tuner = build_tuner(params, space, dataset.n_genes, os.path.join(folder, "keras_tuner"))
+    tuner = build_tuner(params, space, dataset.n_genes, len(train_rows), os.path.join(folder, "keras_tuner"))
     logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,
                 len(dataset.sample_ids), dataset.n_genes, folder)
     if params["tuner"] == "sklearn":
@@ -69,7 +69,7 @@ def search(params: dict[str, Any]) -> SearchHistory:
     return _write_search_results(tuner, params, space, folder)
 
 
-def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, directory: str):
+def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_train: int, directory: str):
     """The KerasTuner tuner for ``params['tuner']``, timing its trials; failed trials never stop the search."""
     name, seed, max_trials = params["tuner"], params["rng_seed"], params["max_trials"]
     failures = {"max_retries_per_trial": 0, "max_consecutive_failed_trials": max_trials + 1}
@@ -82,7 +82,7 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, direct
         return _timed(kt.SklearnTuner)(oracle=oracle, hypermodel=LinearHyperModel(space, params),
                                        scoring=reconstruction_mse_score,
                                        cv=KFold(CV_FOLDS, shuffle=True, random_state=seed), **common)
-    hypermodel = TybaltHyperModel(space, params, n_genes)
+    hypermodel = TybaltHyperModel(space, params, n_genes, n_train)
     keras_options = {"objective": kt.Objective(OBJECTIVE, "min"), "seed": seed,
                      "executions_per_trial": params["executions_per_trial"], **failures, **common}
     if name == "hyperband":
@@ -94,9 +94,9 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, direct
 class TybaltHyperModel(kt.HyperModel):
     """Builds the Tybalt VAE or ADAGE with the trial's values overriding ``params``; trains like ``run``."""
 
-    def __init__(self, space: SearchSpace, params: dict[str, Any], n_genes: int):
+    def __init__(self, space: SearchSpace, params: dict[str, Any], n_genes: int, n_train: int):
         super().__init__(name=space.name)
-        self.space, self.params, self.n_genes = space, params, n_genes
+        self.space, self.params, self.n_genes, self.n_train = space, params, n_genes, n_train
         self.autoencoder = None
 
     def trial_params(self, hp) -> dict[str, Any]:
@@ -105,7 +105,7 @@ class TybaltHyperModel(kt.HyperModel):
 
     def build(self, hp):
         p = self.trial_params(hp)
-        self.autoencoder = build_model(p, self.n_genes)
+        self.autoencoder = build_model(p, self.n_genes, self.n_train)
         # KerasTuner saves the best epoch's weights; the subclassed VAE has weights only once it has been called.
         self.autoencoder.model(np.zeros((1, self.n_genes), dtype="float32"))
         return self.autoencoder.model

@@ -22,6 +22,7 @@ SCALINGS = ("minmax", "zscore")
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 RESTART_MODES = ("auto", "required", "off")
+JIT_COMPILE_CHOICES = ("auto", "true", "false")
 
 additional_definitions = [
     # What to train
@@ -123,6 +124,11 @@ additional_definitions = [
      "help": "samples x genes TSV to encode with the saved encoder of model_dir (no training)"},
     {"name": "model_dir", "type": str, "default": "",
      "help": "run folder holding encoder.keras and genes.txt, used with encode_data"},
+    # Performance (issue 7)
+    {"name": "jit_compile", "type": str, "default": "auto", "choices": JIT_COMPILE_CHOICES,
+     "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 100, 2000+ steps: as measured)"},
+    {"name": "steps_per_execution", "type": int, "default": 20,
+     "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

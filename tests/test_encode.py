@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from data import write_synthetic_files
+
 from conftest import run_entry_point
 from errors import TybaltInputError
 
@@ -26,7 +28,7 @@ def trained(tmp_path_factory):
     params.update(synthetic_samples=N_SAMPLES, synthetic_genes=N_GENES, latent_dim=4, epochs=1, verbose=False,
                   output_dir=folder, data_dir=data_dir)
     run(params)
-    training_file = os.path.join(data_dir, "synthetic", f"synthetic_{N_SAMPLES}x{N_GENES}_seed123_rnaseq.tsv")
+    training_file, _ = write_synthetic_files(data_dir, N_SAMPLES, N_GENES, params["rng_seed"])  # already written
     return {"folder": folder, "data_dir": data_dir, "training_file": training_file, "params": params}
 
 

@@ -1,0 +1,226 @@
+"""The measured workloads of the benchmark, each run in a process of its own so its peak memory is its own.
+
+``python bench/workloads.py NAME SPEC_JSON OUT_JSON`` runs one workload and writes its timings and the
+process's peak resident memory (RSS) to OUT_JSON; bench/run.py starts these and writes the report.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TYBALT_DIR = os.path.join(REPO, "Tybalt")
+ENTRY_POINT = os.path.join(TYBALT_DIR, "tybalt_baseline_keras2.py")
+sys.path.insert(0, TYBALT_DIR)
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+VAL_SPLIT = 0.1
+LATENT_DIM = 100
+
+
+def peak_rss_mib() -> float:
+    """Peak resident memory of this process so far, in MiB (VmHWM: unlike ru_maxrss, it starts afresh at exec)."""
+    with open("/proc/self/status") as handle:
+        kib = next(int(line.split()[1]) for line in handle if line.startswith("VmHWM:"))
+    return kib / 1024
+
+
+def synthetic_expression(n_samples: int, n_genes: int, seed: int = 0) -> np.ndarray:
+    """Uniform float32 values in [0, 1]: the shape and range of the scaled TCGA matrix, made in a second."""
+    return np.random.default_rng(seed).random((n_samples, n_genes), dtype=np.float32)
+
+
+def forward_flops_per_sample(model_type: str, n_genes: int, latent_dim: int) -> int:
+    """Matrix-multiply FLOPs of one forward pass: VAE has mean, log-variance and decoder layers; ADAGE two."""
+    dense_layers = 3 if model_type == "vae" else 2
+    return dense_layers * 2 * n_genes * latent_dim
+
+
+def sgemm(spec: dict) -> dict:
+    """NumPy float32 matmul rate (GFLOP/s) of a large square product: the roofline for the models' FLOPs."""
+    size, repeats = spec["size"], spec["repeats"]
+    a = np.random.default_rng(0).random((size, size), dtype=np.float32)
+    a @ a
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        a @ a
+        rates.append(2 * size**3 / (time.perf_counter() - started) / 1e9)
+    return {"gflops": rates}
+
+
+def training(spec: dict) -> dict:
+    """Seconds per epoch of each case (model, batch size, training path); the first epoch (tracing, XLA) apart."""
+    from keras_backend import keras, tf
+    from models import build_autoencoder
+    from training import KLWarmup, compile_autoencoder, set_seed, train
+
+    if spec.get("threads"):  # must happen before TensorFlow runs its first operation
+        tf.config.threading.set_intra_op_parallelism_threads(spec["threads"]["intra_op"])
+        tf.config.threading.set_inter_op_parallelism_threads(spec["threads"]["inter_op"])
+    values = synthetic_expression(spec["samples"], spec["genes"])
+    n_train = int(round((1 - VAL_SPLIT) * len(values)))
+    x_train, x_val = values[:n_train], values[n_train:]
+    results = []
+    for case in spec["cases"]:
+        keras.backend.clear_session()
+        set_seed(123)
+        autoencoder = build_autoencoder(case["model_type"], spec["genes"], LATENT_DIM)
+        timer = epoch_timer()
+        epochs = case["epochs"] + 1
+        if case["plain_keras"]:
+            warmup = [KLWarmup(autoencoder.model, 1.0, "warmup")] if case["model_type"] == "vae" else []
+            fit_plain_keras(autoencoder, x_train, x_val, case["batch_size"], epochs, [timer, *warmup])
+        else:
+            compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.0005, loss="binary_crossentropy",
+                                jit_compile=case["jit_compile"], steps_per_execution=case["steps_per_execution"])
+            train(autoencoder, x_train, x_val, epochs=epochs, batch_size=case["batch_size"], verbose=False,
+                  extra_callbacks=[timer])
+        results.append({**case, "first_epoch": timer.seconds[0], "epochs_seconds": timer.seconds[1:],
+                        "peak_rss_mib": peak_rss_mib()})
+    return {"results": results, "n_train": n_train, "n_val": len(x_val)}
+
+
+def fit_plain_keras(autoencoder, x_train: np.ndarray, x_val: np.ndarray, batch_size: int, epochs: int,
+                    callbacks: list) -> None:
+    """The reference: compile with defaults and ``model.fit`` on NumPy arrays, as a Keras user writes it."""
+    from keras_backend import keras
+
+    loss = None if autoencoder.model.name == "tybalt_vae" else "binary_crossentropy"
+    autoencoder.model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005), loss=loss)
+    autoencoder.model.fit(x_train, x_train, validation_data=(x_val, x_val), batch_size=batch_size, epochs=epochs,
+                          shuffle=True, callbacks=callbacks, verbose=0)
+
+
+def epoch_timer():
+    """A Keras callback recording the wall-clock seconds of each epoch (training and validation)."""
+    from keras_backend import keras
+
+    class EpochTimer(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            self.seconds.append(time.perf_counter() - self.started)
+
+    return EpochTimer()
+
+
+def load(spec: dict) -> dict:
+    """Time data.load_expression_tsv: 'parse' on an empty cache folder, 'cached' once the cache exists."""
+    import data
+
+    started = time.perf_counter()
+    loaded = data.load_expression_tsv(spec["tsv"], spec["cache_dir"])
+    checksum = float(np.asarray(loaded.values).sum(dtype=np.float64))  # read every value, also from a memory map
+    return {"seconds": time.perf_counter() - started, "checksum": checksum, "peak_rss_mib": peak_rss_mib()}
+
+
+def tsne(spec: dict) -> dict:
+    """Time one tSNE embedding of clustered 100-d points (perplexity 20, PCA init, lr max(200, N/12))."""
+    points = clustered_points(spec["samples"], spec["dims"])
+    learning_rate = max(200.0, spec["samples"] / 12)
+    started = time.perf_counter()
+    if spec["library"] == "sklearn":
+        from sklearn.manifold import TSNE
+
+        embedding = TSNE(perplexity=20, init="pca", learning_rate=learning_rate, n_jobs=-1,
+                         random_state=0).fit_transform(points)
+    else:
+        from openTSNE import TSNE as OpenTSNE
+
+        embedding = np.asarray(OpenTSNE(perplexity=20, initialization="pca", learning_rate=learning_rate,
+                                        n_jobs=-1, random_state=0).fit(points))
+    return {"seconds": time.perf_counter() - started, "shape": list(embedding.shape), "peak_rss_mib": peak_rss_mib()}
+
+
+def clustered_points(n_samples: int, dims: int, n_clusters: int = 33) -> np.ndarray:
+    """Points around 33 centres (one per TCGA cancer type), standing in for the encodings."""
+    rng = np.random.default_rng(0)
+    centres = rng.normal(scale=3.0, size=(n_clusters, dims))
+    return (centres[rng.integers(n_clusters, size=n_samples)] + rng.normal(size=(n_samples, dims))).astype(np.float32)
+
+
+def trial_in_process(spec: dict) -> dict:
+    """Call the entry point's run() in one process (TensorFlow imported, data cached): a warm-up, then timed runs."""
+    import tybalt_baseline_keras2 as entry
+
+    recorder = TimelineRecorder.attach()
+    params = _parameters_from_flags(entry, spec["flags"])
+    entry.run(dict(params, output_dir=params["output_dir"] + "_warmup"))
+    trials = []
+    for repeat in range(spec["repeats"]):
+        recorder.records.clear()
+        started = time.time()
+        entry.run(dict(params, output_dir=f"{params['output_dir']}_{repeat}"))
+        trials.append({"started": started, "ended": time.time(), "records": list(recorder.records)})
+    return {"trials": trials, "peak_rss_mib": peak_rss_mib()}
+
+
+def _parameters_from_flags(entry, flags: list[str]) -> dict:
+    """The entry point's parameters as its command line would give them."""
+    saved, sys.argv = sys.argv, [ENTRY_POINT, *flags]
+    try:
+        return entry.initialize_parameters()
+    finally:
+        sys.argv = saved
+
+
+class TimelineRecorder(logging.Handler):
+    """Keep (time, logger, message) of the log records, the training module's fit timeline included."""
+
+    def __init__(self):
+        super().__init__(level=logging.DEBUG)
+        self.records: list[tuple[float, str, str]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append((record.created, record.name, record.getMessage()))
+
+    @classmethod
+    def attach(cls) -> "TimelineRecorder":
+        recorder = cls()
+        logging.getLogger().addHandler(recorder)
+        logging.getLogger().setLevel(logging.INFO)
+        logging.getLogger("training").setLevel(logging.DEBUG)
+        return recorder
+
+
+def trial_process(argv: list[str]) -> None:
+    """Run the real entry point as __main__ with a timestamped log on stderr (the fresh-process trial)."""
+    import atexit
+    import runpy
+
+    logging.basicConfig(level=logging.INFO, format="%(created).6f %(name)s: %(message)s")
+    logging.getLogger("training").setLevel(logging.DEBUG)
+    atexit.register(lambda: logging.getLogger("bench").info("peak_rss_mib %.1f", peak_rss_mib()))
+    sys.argv = [ENTRY_POINT, *argv]
+    runpy.run_path(ENTRY_POINT, run_name="__main__")
+
+
+WORKLOADS = {"sgemm": sgemm, "training": training, "load": load, "tsne": tsne, "trial_in_process": trial_in_process}
+
+
+def main() -> None:
+    """Run the workload named on the command line and write its result as JSON."""
+    if sys.argv[1] == "trial_process":
+        trial_process(sys.argv[2:])
+        return
+    name, spec, out_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    result = WORKLOADS[name](spec)
+    result.setdefault("peak_rss_mib", peak_rss_mib())
+    with open(out_path, "w") as handle:
+        json.dump(result, handle)
+
+
+if __name__ == "__main__":
+    main()
