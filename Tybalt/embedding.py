@@ -1,15 +1,14 @@
 """tSNE maps of the expression input and of the encodings, and the two-panel figure coloured by cancer type.
 
 Settings follow Kobak & Berens (2019) and the Tybalt paper: perplexity 20, PCA initialisation, learning rate
-max(200, N / 12). scikit-learn's TSNE is used: at N = 10,459 it matched openTSNE in trustworthiness and came
-within run-to-run noise of its time (figures in the README), so it costs no extra dependency.
+max(200, N / 12). openTSNE is used: at N = 10,459 x 100 on 2 cores it took 12.8 s against scikit-learn's 39.0 s
+for the same trustworthiness (0.992; figures in the README), thanks to its FFT-accelerated gradient.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from sklearn.manifold import TSNE
 
 from errors import TybaltInputError
 
@@ -24,9 +23,11 @@ def tsne_map(values: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
     if perplexity >= len(values):
         raise TybaltInputError(f"perplexity {perplexity} must be below the number of samples ({len(values)}); "
                                f"lower --perplexity")
-    tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate=tsne_learning_rate(len(values)),
-                random_state=seed)
-    return tsne.fit_transform(np.asarray(values, dtype=np.float32))
+    from openTSNE import TSNE
+
+    tsne = TSNE(n_components=2, perplexity=perplexity, initialization="pca",
+                learning_rate=tsne_learning_rate(len(values)), random_state=seed, n_jobs=-1)
+    return np.asarray(tsne.fit(np.asarray(values, dtype=np.float32)))
 
 
 def tsne_frame(tsne_values: np.ndarray, sample_ids: list[str], labels: np.ndarray | None) -> pd.DataFrame:
