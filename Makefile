@@ -18,7 +18,7 @@ $(INSTALLED): requirements.txt
 	touch $(INSTALLED)
 
 demo: $(INSTALLED)
-	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo --analyze true --tsne true
+	$(PY) Tybalt/tybalt_baseline_keras2.py --output_dir Output/demo --analyze true --tsne true --overwrite true
 
 toy: $(INSTALLED)
 	$(PY) examples/basic_autoencoders.py --output_dir Output/toy
