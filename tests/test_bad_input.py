@@ -66,7 +66,7 @@ TRAINING_GENES = 100
 
 @dataclass
 class Case:
-    """Files to place in the inputs folder, extra flags ({inputs} and {out} are filled in), expected text."""
+    """Files for the inputs folder, extra flags ({inputs} {out} {server} {model} {lambda_model} filled in), texts."""
 
     files: dict = field(default_factory=dict)
     flags: tuple = ()
