@@ -54,7 +54,8 @@ def _tar_gz(members: dict) -> bytes:
     return gzip.compress(buffer.getvalue(), mtime=0)
 
 
-HISEQ = ("sample\tTCGA-01\tTCGA-02\tTCGA-03\n" + "".join(f"GENE{g}\t{g}\t{g + 1}\t{g + 2}\n" for g in range(5))).encode()
+HISEQ = ("sample\tTCGA-01\tTCGA-02\tTCGA-03\n"
+         + "".join(f"GENE{g}\t{g}\t{g + 1}\t{g + 2}\n" for g in range(5))).encode()
 SERVED = {"archive.tar.gz": _tar_gz({"gbm_classifier_data/HiSeqV2": HISEQ}),
           "unsafe.tar.gz": _tar_gz({"../escaped.txt": b"written outside the data folder\n"}),
           "samples.tsv": b"rail_id\tgdc_cases.samples.submitter_id\n1\tTCGA-01\n"}
@@ -164,7 +165,8 @@ CASES = {
 
 
 # TensorFlow 2.21 prints these at import whatever TF_CPP_MIN_LOG_LEVEL says (absl logs before it is initialised).
-TF_STARTUP_LINE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called|I\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
+TF_STARTUP_LINE = re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called"
+                             r"|I\d{4} [\d:.]+ +\d+ \S+:\d+\] ")
 
 
 def _error_lines(stderr: str, loads_tensorflow: bool) -> list:
