@@ -96,6 +96,7 @@ def extract_tar(archive: str, folder: str) -> list[str]:
             members = tar.getmembers()
             for member in members:
                 _check_member(member, archive)
+            logger.info("extracting %s", archive)
             os.makedirs(folder, exist_ok=True)
             tar.extractall(folder, members=members, filter="data")
     except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as error:
@@ -109,7 +110,7 @@ def _check_member(member: tarfile.TarInfo, archive: str) -> None:
     """Refuse absolute names, '..' components, links leading out of the folder, and device files."""
     if _escapes(member.name):
         raise TybaltInputError(f"archive {archive} has an unsafe member {member.name!r} (absolute path or '..'); "
-                               f"refusing to extract it; the archive is not the expected one")
+                               f"refusing to extract it; this is not the expected archive, check data_url")
     if member.issym():
         target = posixpath.join(posixpath.dirname(member.name), member.linkname)
         if member.linkname.startswith("/") or _escapes(target):

@@ -40,6 +40,9 @@ def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: st
 
 def read_training_genes(model_dir: str) -> list[str]:
     """The genes the model was trained on, in input order (``genes.txt`` of the run folder)."""
+    if not os.path.isdir(model_dir):
+        raise TybaltInputError(f"model folder {model_dir} not found; --model_dir must be the folder of a training run "
+                               f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
     path = os.path.join(model_dir, outputs.GENES_FILE)
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; --model_dir must be the folder of a training run "
@@ -50,12 +53,10 @@ def read_training_genes(model_dir: str) -> list[str]:
 
 def load_encoder(model_dir: str):
     """Load the run's saved encoder (Keras safe mode: no arbitrary code is run while loading)."""
-    from keras_backend import keras
-
     path = os.path.join(model_dir, outputs.ENCODER_FILE)
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; train with --save_model true so the encoder is saved")
-    return keras.models.load_model(path, compile=False, safe_mode=True)
+    return outputs.load_saved_model(path)
 
 
 def align_to_training_genes(data: ExpressionData, genes: list[str], source: str) -> np.ndarray:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -104,14 +105,21 @@ def save_figure(figure, path: str, dpi: int = 100) -> str:
 
 def load_saved_model(path: str):
     """Load a ``.keras`` model written by a run, in Keras safe mode so the file can never run code."""
-    from keras_backend import keras
-
     if not os.path.isfile(path):
         raise TybaltInputError(f"model file {path} not found; give the {ENCODER_FILE} or {DECODER_FILE} "
                                f"written by a training run")
+    if not zipfile.is_zipfile(path):  # checked here, before TensorFlow starts; Keras would say "File not found"
+        raise _not_a_model(path, "not a zip archive, as every .keras file is")
+    from keras_backend import keras
+
     try:
         return keras.models.load_model(path, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types (ValueError, OSError, zipfile errors, TypeError)
         reason = str(error).split(". ")[0].splitlines()[0][:200] if str(error) else type(error).__name__
-        raise TybaltInputError(f"{path} is not a Keras model file that can be loaded safely ({reason}); "
-                               f"give the {ENCODER_FILE} or {DECODER_FILE} written by a training run") from None
+        raise _not_a_model(path, reason) from None
+
+
+def _not_a_model(path: str, reason: str) -> TybaltInputError:
+    """The error for a model file that cannot be loaded (safely), naming the file, the reason and the fix."""
+    return TybaltInputError(f"{path} is not a Keras model file that can be loaded safely ({reason}); "
+                            f"give the {ENCODER_FILE} or {DECODER_FILE} written by a training run")

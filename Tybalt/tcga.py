@@ -124,7 +124,6 @@ def prepare_tcga(data_dir: str, options: TcgaOptions, expression_name: str = "")
                     progress=options.progress)
     samples_path = fetch(options.clinical_url, raw_folder, sha256=options.clinical_sha256,
                          checksum_parameter="clinical_sha256", progress=options.progress)
-    logger.info("extracting %s", archive)
     expression_path = _raw_expression_member(extract_tar(archive, raw_folder), archive, raw_folder)
     logger.info("preprocessing %s: top %d genes by %s, %s scaling", expression_path, options.num_genes,
                 options.gene_selection, options.scaling)

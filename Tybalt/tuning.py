@@ -27,7 +27,7 @@ from atomic_files import write_table
 from errors import TybaltInputError
 from keras_backend import import_keras_tuner
 from parameters import check_parameters
-from search_space import SearchSpace, define_hyperparameters, load_search_space
+from search_space import SearchSpace, define_hyperparameters
 from training import set_seed, train
 from trial import build_model, load_data
 
@@ -50,9 +50,8 @@ class SearchHistory:
     history: dict[str, list[float]] = field(default_factory=dict)
 
 
-def search(params: dict[str, Any]) -> SearchHistory:
-    """Run the search named by ``params['tuner']`` over ``params['search_space']``; write the results."""
-    space = load_search_space(params["search_space"])
+def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
+    """Run the search named by ``params['tuner']`` over ``space`` (loaded from ``params['search_space']``)."""
     _check_space_for_tuning(space)
     params = check_parameters({**params, **space.fixed})
     set_seed(params["rng_seed"])

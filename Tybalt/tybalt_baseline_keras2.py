@@ -40,9 +40,12 @@ def run(params: dict[str, Any]):
     if params["preprocess_only"]:
         return preprocess_only(params)
     if params["tuner"] != "none":
+        from search_space import load_search_space
+
+        space = load_search_space(params["search_space"])  # a mistake in the YAML is reported before TF starts
         import tuning
 
-        return tuning.search(params)
+        return tuning.search(params, space)
     import trial
 
     return trial.run_trial(params)
