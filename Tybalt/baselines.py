@@ -44,19 +44,29 @@ class TrainedAutoencoder:
         return self.decoder.predict(encodings, batch_size=1024, verbose=0)
 
 
-def fit_baselines(x_train: np.ndarray, latent_dim: int, seed: int) -> dict:
-    """PCA, FastICA and (for non-negative data) NMF with ``latent_dim`` components, fitted on the training rows."""
-    methods = {
-        "pca": PCA(latent_dim, random_state=seed),
+LINEAR_METHODS = ("pca", "ica", "nmf")
+
+
+def linear_method(name: str, latent_dim: int, seed: int):
+    """An unfitted PCA, FastICA or NMF with ``latent_dim`` components (the one definition the tuner shares)."""
+    if name == "pca":
+        return PCA(latent_dim, random_state=seed)
+    if name == "ica":
         # FastICA whitens onto the top principal components itself, but with a full SVD of the data (minutes at
         # 9,413 x 5,000); a PCA step first gives the same model in seconds.
-        "ica": make_pipeline(PCA(latent_dim, random_state=seed),
-                             FastICA(latent_dim, whiten="unit-variance", max_iter=400, random_state=seed)),
-    }
-    if x_train.min() >= 0:
-        methods["nmf"] = NMF(latent_dim, init="nndsvda", max_iter=200, random_state=seed)
-    else:
+        return make_pipeline(PCA(latent_dim, random_state=seed),
+                             FastICA(latent_dim, whiten="unit-variance", max_iter=400, random_state=seed))
+    if name == "nmf":
+        return NMF(latent_dim, init="nndsvda", max_iter=200, random_state=seed)
+    raise ValueError(f"unknown linear method {name!r}")
+
+
+def fit_baselines(x_train: np.ndarray, latent_dim: int, seed: int) -> dict:
+    """PCA, FastICA and (for non-negative data) NMF with ``latent_dim`` components, fitted on the training rows."""
+    names = [name for name in LINEAR_METHODS if name != "nmf" or x_train.min() >= 0]
+    if "nmf" not in names:
         logger.info("skipping the NMF baseline: the data have negative values")
+    methods = {name: linear_method(name, latent_dim, seed) for name in names}
     for name, method in methods.items():
         # FastICA iterates on small latent x latent matrices, where BLAS threads only add overhead
         # (34x slower on a busy 2-core machine); the other methods multiply large matrices and keep them.

@@ -19,8 +19,9 @@ from typing import Any
 
 import pandas as pd
 
-from atomic_files import replaced_atomically, write_table, write_text
+from atomic_files import write_table, write_text
 from errors import TybaltInputError
+from outputs import save_figure
 
 logger = logging.getLogger(__name__)
 
@@ -91,11 +92,7 @@ def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], o
     for axis in [a for row in axes for a in row][panels:]:
         axis.axis("off")
     figure.tight_layout()
-    path = os.path.join(folder, PLOT_FILE)
-    with replaced_atomically(path) as temporary:
-        figure.savefig(temporary, dpi=90)
-    plt.close(figure)
-    return path
+    return save_figure(figure, os.path.join(folder, PLOT_FILE), dpi=90)
 
 
 def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:

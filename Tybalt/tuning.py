@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 import hpo_results
+from baselines import LINEAR_METHODS, linear_method, reconstruction_mse
 import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
@@ -36,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 OBJECTIVE = "val_loss"
 LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function returns
-LINEAR_MODELS = ("pca", "ica", "nmf")
 CV_FOLDS = 3
 # Parameters that change the data set: a search loads the data once, so they cannot vary between trials.
 DATA_PARAMETERS = {"data_source", "data_dir", "train_data", "clinical_data", "synthetic_samples",
@@ -134,21 +134,16 @@ class LinearHyperModel(kt.HyperModel):
         self.space, self.params = space, params
 
     def build(self, hp):
-        from sklearn.decomposition import NMF, PCA, FastICA
-
-        method = hp.Choice("linear_model", list(LINEAR_MODELS))
+        method = hp.Choice("linear_model", list(LINEAR_METHODS))
         latent = self.space.parameters.get("latent_dim")
         subspace = SearchSpace(self.space.name, "", parameters={"latent_dim": latent} if latent else {})
         n_components = define_hyperparameters(subspace, hp).get("latent_dim", self.params["latent_dim"])
-        seed = self.params["rng_seed"]
-        return {"pca": lambda: PCA(n_components, random_state=seed),
-                "ica": lambda: FastICA(n_components, random_state=seed, max_iter=200),
-                "nmf": lambda: NMF(n_components, init="nndsvda", random_state=seed, max_iter=200)}[method]()
+        return linear_method(method, n_components, self.params["rng_seed"])
 
 
 def reconstruction_mse_score(model, x, y=None, sample_weight=None) -> float:
-    """Mean squared error per value of ``x`` reconstructed through the fitted linear model."""
-    return float(np.mean((model.inverse_transform(model.transform(x)) - x) ** 2))
+    """SklearnTuner's scoring function: the reconstruction MSE the analysis uses for every method."""
+    return reconstruction_mse(model, x)
 
 
 def _timed(tuner_class):
