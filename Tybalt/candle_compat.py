@@ -161,8 +161,8 @@ def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefiniti
     parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc, allow_abbrev=False)
     for name, definition in definitions.items():
         shown_default = file_values.get(name, definition.get("default"))
-        options: dict[str, Any] = {"default": argparse.SUPPRESS,
-                                   "help": f"{definition.get('help', '')} (default: {shown_default!r})".replace("%", "%%")}
+        help_text = f"{definition.get('help', '')} (default: {shown_default!r})".replace("%", "%%")
+        options: dict[str, Any] = {"default": argparse.SUPPRESS, "help": help_text}
         for key in ("type", "nargs", "choices"):
             if key in definition:
                 options[key] = definition[key]

@@ -28,8 +28,8 @@ OPTIMIZER_CLASSES = {
 
 # jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). It speeds up the VAE's
 # steps at batch 50, is erratic at batch 200 (slower in one full run, faster in another), and its compile costs
-# seconds in the first epoch, repaid only over a long run; ADAGE's input Dropout draws its random mask through XLA's slow CPU random-number kernel and trains
-# ~10x slower compiled.
+# seconds in the first epoch, repaid only over a long run; ADAGE's input Dropout draws its random mask through
+# XLA's slow CPU random-number kernel and trains ~10x slower compiled.
 XLA_MODELS = ("vae",)
 XLA_MAX_BATCH_SIZE = 100
 XLA_MIN_TRAINING_STEPS = 2000

@@ -106,7 +106,7 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
 
 def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder,
                         history: dict[str, list[float]]):
-    """Write the history, every sample's encodings, the gene list, the models and the loss plot; return the encodings."""
+    """Write history, every sample's encodings, the gene list, the models and the loss plot; return the encodings."""
     outputs.write_history(folder, history)
     encodings = encoder.predict(dataset.values, batch_size=1024, verbose=0)
     outputs.write_encodings(folder, encodings, dataset.sample_ids)
