@@ -8,6 +8,7 @@ The decoder weights then say which genes an encoding switches on or off, so a si
 from __future__ import annotations
 
 import logging
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,9 @@ def _compare(encodings: np.ndarray, encoding_names: list[str], comparison: Compa
     both = comparison.in_group | comparison.in_reference
     values, positive = encodings[both], comparison.in_group[both]
     auc = roc_auc_per_column(values, positive)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"), warnings.catch_warnings():
+        # Encodings that are (nearly) 0 for every sample make scipy warn about precision; their rows are kept.
+        warnings.filterwarnings("ignore", "Precision loss occurred", RuntimeWarning)
         t_statistic, p_value = stats.ttest_ind(values[positive], values[~positive], axis=0, equal_var=False)
     constant = ~np.isfinite(p_value)  # an encoding that never changes (e.g. a dead ReLU) separates nothing
     return pd.DataFrame({

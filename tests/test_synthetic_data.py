@@ -57,3 +57,15 @@ def test_split_draws_the_same_training_rows_as_the_original_pandas_sample():
     original_training_rows = frame.sample(frac=0.9, random_state=123).index.to_numpy()
     train, _ = data.split_train_validation(500, 0.1, 123)
     np.testing.assert_array_equal(train, original_training_rows)
+
+
+def test_unnamed_genes_also_follow_tissue_state_in_both_directions_and_a_few_follow_sex():
+    expression, clinical = make_synthetic_data(1500, 400, seed=3)
+    unnamed = [gene for gene in expression.columns if gene.startswith("GENE")]
+    normal = (clinical["sample_type"] == "Solid Tissue Normal").to_numpy()
+    female = (clinical["gender"] == "female").to_numpy()
+    tissue_shift = expression.loc[normal, unnamed].mean() - expression.loc[~normal, unnamed].mean()
+    sex_shift = expression.loc[female, unnamed].mean() - expression.loc[~female, unnamed].mean()
+    assert 0.25 <= (tissue_shift > 0.1).mean() + (tissue_shift < -0.1).mean() <= 0.45
+    assert (tissue_shift > 0.1).any() and (tissue_shift < -0.1).any()
+    assert 0.02 <= (sex_shift > 0.1).mean() <= 0.06
