@@ -38,10 +38,14 @@ class TrainedAutoencoder:
         self.encoder, self.decoder = encoder, decoder
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        return self.encoder.predict(values, batch_size=1024, verbose=0)
+        from models import apply_in_batches  # imports TensorFlow, which the linear methods do not need
+
+        return apply_in_batches(self.encoder, values)
 
     def inverse_transform(self, encodings: np.ndarray) -> np.ndarray:
-        return self.decoder.predict(encodings, batch_size=1024, verbose=0)
+        from models import apply_in_batches
+
+        return apply_in_batches(self.decoder, encodings)
 
 
 LINEAR_METHODS = ("pca", "ica", "nmf")

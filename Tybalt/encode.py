@@ -31,7 +31,10 @@ def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: st
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
     check_values(data.values, data_path, require_unit_range=False)
     values = align_to_training_genes(data, genes, data_path)
-    encodings = load_encoder(model_dir).predict(values, batch_size=1024, verbose=0)
+    encoder = load_encoder(model_dir)  # checks the file before TensorFlow is imported
+    from models import apply_in_batches
+
+    encodings = apply_in_batches(encoder, values)
     os.makedirs(output_folder, exist_ok=True)
     path = outputs.write_encodings(output_folder, encodings, data.sample_ids)
     logger.info("encoded %d samples with %s; encodings in %s", len(data.sample_ids), model_dir, path)

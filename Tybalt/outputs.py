@@ -47,11 +47,18 @@ def write_history(folder: str, history: dict[str, list[float]]) -> str:
 
 
 def write_encodings(folder: str, encodings: np.ndarray, sample_ids: list[str]) -> str:
-    """Write samples x latent encodings; columns are numbered 1..latent_dim as in the Tybalt paper."""
-    columns = [str(k) for k in range(1, encodings.shape[1] + 1)]
-    frame = pd.DataFrame(encodings, index=pd.Index(sample_ids, name="sample_id"), columns=columns)
+    """Write samples x latent encodings; columns are numbered 1..latent_dim as in the Tybalt paper.
+
+    Formatted with one format string per row: 4-5x faster than pandas' to_csv, which for 10,459 x 100 values
+    took ~1 s of every trial (bench/results.md, per-trial overhead).
+    """
+    n_encodings = encodings.shape[1]
+    header = "\t".join(["sample_id"] + [str(k) for k in range(1, n_encodings + 1)]) + "\n"
+    row_format = "%s" + "\t%.6g" * n_encodings + "\n"
     path = os.path.join(folder, ENCODINGS_FILE)
-    write_table(frame, path, float_format="%.6g")
+    with replaced_atomically(path) as temporary, open(temporary, "w") as handle:
+        handle.write(header)
+        handle.writelines(row_format % (sample, *values) for sample, values in zip(sample_ids, encodings.tolist()))
     return path
 
 

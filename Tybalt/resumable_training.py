@@ -56,8 +56,8 @@ def restore(model, settings: CheckpointSettings) -> Resume:
     return restore_checkpoint(model, settings, KERAS_FLAVOUR)
 
 
-def fit_resumable(autoencoder, x_train: np.ndarray, x_val: np.ndarray, settings: CheckpointSettings,
-                  resume: Resume, *, epochs: int, **train_options):
+def fit_resumable(autoencoder, values: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
+                  settings: CheckpointSettings, resume: Resume, *, epochs: int, **train_options):
     """Train from ``resume`` up to ``epochs`` with checkpoints; return a History covering every epoch once.
 
     When the checkpoint already holds every epoch, nothing is trained and its history is returned.
@@ -67,7 +67,7 @@ def fit_resumable(autoencoder, x_train: np.ndarray, x_val: np.ndarray, settings:
         logger.info("all %d epochs were done before; returning the saved history without training", epochs)
         history = keras.callbacks.History()
     else:
-        history = train(autoencoder, x_train, x_val, epochs=epochs, initial_epoch=resume.epochs_done,
+        history = train(autoencoder, values, train_rows, val_rows, epochs=epochs, initial_epoch=resume.epochs_done,
                         extra_callbacks=[saver], **train_options)
     history.history = saver.history
     history.epoch = list(range(len(saver.history.get("loss", []))))

@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from input_pipeline import autoencoder_batches
-from keras_backend import keras
+from keras_backend import keras, tf
 from models import Autoencoder, TybaltVAE
 
 logger = logging.getLogger(__name__)
@@ -26,13 +26,13 @@ OPTIMIZER_CLASSES = {
     "adadelta": "Adadelta", "adamax": "Adamax", "nadam": "Nadam",
 }
 
-# jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). It speeds up the VAE's
-# steps at batch 50, is erratic at batch 200 (slower in one full run, faster in another), and its compile costs
-# seconds in the first epoch, repaid only over a long run; ADAGE's input Dropout draws its random mask through
-# XLA's slow CPU random-number kernel and trains ~10x slower compiled.
+# jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). On a quiet 2-core machine
+# at 10,459 x 5,000 it cut the VAE's epoch at batch 50 from 1.4-1.5 s to 0.9-1.0 s, for ~1.5 s more in the first
+# epoch (the compile), repaid after 3-4 epochs; at batch 200 the gain was small and erratic across runs. ADAGE's
+# input Dropout draws its random mask through XLA's slow CPU random-number kernel and trains ~10x slower compiled.
 XLA_MODELS = ("vae",)
 XLA_MAX_BATCH_SIZE = 100
-XLA_MIN_TRAINING_STEPS = 2000
+XLA_MIN_TRAINING_STEPS = 1000  # about 5 epochs at batch 50 on the full data
 
 
 def set_seed(seed: int) -> None:
@@ -100,10 +100,14 @@ def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_ra
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
 
-def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, epochs: int, batch_size: int,
-          kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1, verbose: bool = True,
+def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray, *, epochs: int,
+          batch_size: int, kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1, verbose: bool = True,
           extra_callbacks: list | None = None, initial_epoch: int = 0):
-    """Fit the compiled autoencoder to reconstruct its input (from ``initial_epoch`` when resuming)."""
+    """Fit the compiled autoencoder to reconstruct ``values[train_rows]``, validated on ``values[val_rows]``.
+
+    Starts at ``initial_epoch`` when resuming. NumPy ``values`` are copied once, into the tensor both row sets
+    read; pass a tensor to share that copy with other work.
+    """
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if isinstance(autoencoder.model, TybaltVAE):
         callbacks.append(KLWarmup(autoencoder.model, kappa, kl_mode))
@@ -111,9 +115,10 @@ def train(autoencoder: Autoencoder, x_train: np.ndarray, x_val: np.ndarray, *, e
         callbacks.append(StopBeforeTimeout(timeout))
     callbacks.extend(extra_callbacks or [])
     callbacks.append(FitTimeline())
+    matrix = tf.convert_to_tensor(values, dtype=tf.float32)
     return autoencoder.model.fit(
-        autoencoder_batches(x_train, batch_size, shuffle=True),
-        validation_data=autoencoder_batches(x_val, batch_size, shuffle=False), epochs=epochs,
+        autoencoder_batches(matrix, train_rows, batch_size, shuffle=True),
+        validation_data=autoencoder_batches(matrix, val_rows, batch_size, shuffle=False), epochs=epochs,
         shuffle=False, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
 
 

@@ -11,6 +11,8 @@ import logging
 import os
 from typing import Any
 
+import numpy as np
+
 import checkpointing
 import outputs
 import run_state
@@ -34,10 +36,11 @@ def run_trial(params: dict[str, Any]):
     import resumable_training  # TensorFlow is imported from here on
     from training import set_seed
 
-    from keras_backend import keras
+    from keras_backend import keras, tf
 
     keras.backend.clear_session()
     set_seed(params["rng_seed"])
+    matrix = tf.convert_to_tensor(dataset.values)  # one copy for training, validation and the encodings
     autoencoder = build_model(params, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
     os.makedirs(folder, exist_ok=True)
@@ -46,17 +49,18 @@ def run_trial(params: dict[str, Any]):
     logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
                 dataset.n_genes, folder)
     history = resumable_training.fit_resumable(
-        autoencoder, dataset.values[train_rows], dataset.values[val_rows], ckpt, resume, epochs=params["epochs"],
+        autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=params["epochs"],
         batch_size=params["batch_size"], kappa=params["kappa"], kl_mode=params["kl_mode"],
         timeout=params["timeout"], verbose=params["verbose"])
 
     status = run_state.training_status(history.history, params["epochs"])
     if status == run_state.DIVERGED:
         return record_divergence(folder, params, history)
-    from models import exportable_decoder
+    from models import apply_in_batches, exportable_decoder
 
     decoder = exportable_decoder(autoencoder.decoder)
-    encodings = write_trained_model(folder, params, dataset, autoencoder.encoder, decoder, history.history)
+    encodings = apply_in_batches(autoencoder.encoder, matrix)
+    write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
     if params["analyze"] or params["tsne"]:
         analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows)
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done))
@@ -104,17 +108,15 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
         params["ckpt_save_interval"], params["ckpt_keep_limit"])
 
 
-def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder,
-                        history: dict[str, list[float]]):
-    """Write history, every sample's encodings, the gene list, the models and the loss plot; return the encodings."""
+def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,
+                        encoder, decoder, history: dict[str, list[float]]) -> None:
+    """Write history, every sample's encodings, the gene list, the models and the loss plot."""
     outputs.write_history(folder, history)
-    encodings = encoder.predict(dataset.values, batch_size=1024, verbose=0)
     outputs.write_encodings(folder, encodings, dataset.sample_ids)
     outputs.write_genes(folder, dataset.genes)
     if params["save_model"]:
         outputs.save_models(folder, encoder, decoder)
     outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
-    return encodings
 
 
 def analyze(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder, encodings,

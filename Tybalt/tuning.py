@@ -29,6 +29,7 @@ from errors import TybaltInputError
 from keras_backend import import_keras_tuner
 from parameters import check_parameters
 from search_space import SearchSpace, define_hyperparameters
+from models import apply_in_batches
 from training import set_seed, train
 from trial import build_model, load_data
 
@@ -64,7 +65,7 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     if params["tuner"] == "sklearn":
         tuner.search(dataset.values, dataset.values)
     else:
-        tuner.search(x_train=dataset.values[train_rows], x_val=dataset.values[val_rows])
+        tuner.search(values=dataset.values, train_rows=train_rows, val_rows=val_rows)
     return _write_search_results(tuner, params, space, folder)
 
 
@@ -109,11 +110,11 @@ class TybaltHyperModel(kt.HyperModel):
         self.autoencoder.model(np.zeros((1, self.n_genes), dtype="float32"))
         return self.autoencoder.model
 
-    def fit(self, hp, model, x_train, x_val, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
+    def fit(self, hp, model, values, train_rows, val_rows, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
         """Train the model just built; a raise or NaN objective marks the trial FAILED (no retry)."""
         p = self.trial_params(hp)
         try:
-            history = train(self.autoencoder, x_train, x_val, epochs=(epochs or p["epochs"]) - initial_epoch,
+            history = train(self.autoencoder, values, train_rows, val_rows, epochs=(epochs or p["epochs"]) - initial_epoch,
                             batch_size=p["batch_size"], kappa=p["kappa"], kl_mode=p["kl_mode"],
                             timeout=p["timeout"], verbose=False, extra_callbacks=callbacks)
         except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
@@ -121,7 +122,8 @@ class TybaltHyperModel(kt.HyperModel):
         objective = history.history.get(OBJECTIVE, [math.nan])[-1]
         if not math.isfinite(objective):
             raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
-        reconstruction = model.predict(x_val, batch_size=1024, verbose=0)
+        x_val = values[val_rows]
+        reconstruction = apply_in_batches(model, x_val)
         return {OBJECTIVE: float(objective),
                 "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
 

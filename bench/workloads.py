@@ -80,8 +80,8 @@ def training(spec: dict) -> dict:
         else:
             compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.0005, loss="binary_crossentropy",
                                 jit_compile=case["jit_compile"], steps_per_execution=case["steps_per_execution"])
-            train(autoencoder, x_train, x_val, epochs=epochs, batch_size=case["batch_size"], verbose=False,
-                  extra_callbacks=[timer])
+            train(autoencoder, values, np.arange(n_train), np.arange(n_train, len(values)), epochs=epochs,
+                  batch_size=case["batch_size"], verbose=False, extra_callbacks=[timer])
         results.append({**case, "first_epoch": timer.seconds[0], "epochs_seconds": timer.seconds[1:],
                         "peak_rss_mib": peak_rss_mib()})
     return {"results": results, "n_train": n_train, "n_val": len(x_val)}

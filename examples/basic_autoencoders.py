@@ -72,8 +72,7 @@ def reconstruct_with_autoencoder(values: np.ndarray, train_rows: np.ndarray, val
     autoencoder = build_autoencoder("ae", values.shape[1], LATENT_DIM, depth=settings.depth,
                                     hidden_dim=settings.hidden_dim, activation=settings.activation)
     compile_autoencoder(autoencoder, optimizer="adam", learning_rate=args.learning_rate, loss="mse")
-    train(autoencoder, values[train_rows], values[val_rows], epochs=args.epochs, batch_size=args.batch_size,
-          verbose=False)
+    train(autoencoder, values, train_rows, val_rows, epochs=args.epochs, batch_size=args.batch_size, verbose=False)
     codes = np.asarray(autoencoder.encoder(values, training=False))
     return Reconstruction(settings.label, codes, np.asarray(autoencoder.decoder(codes, training=False)))
 

@@ -46,7 +46,7 @@ def toy_errors(tmp_path_factory):
         set_seed(SEED)
         autoencoder = build_autoencoder("ae", 3, 2, depth=depth, hidden_dim=12, activation=activation)
         compile_autoencoder(autoencoder, optimizer="adam", learning_rate=LEARNING_RATE, loss="mse")
-        train(autoencoder, values[train_rows], values[val_rows], epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=False)
+        train(autoencoder, values, train_rows, val_rows, epochs=EPOCHS, batch_size=BATCH_SIZE, verbose=False)
         reconstructions[name] = np.asarray(autoencoder.model(values, training=False))
         errors[name] = reconstruction_mse(values, reconstructions[name])
     errors["pca_reconstruction"] = centre + (values - centre) @ projection

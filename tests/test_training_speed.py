@@ -19,12 +19,15 @@ EPOCHS = 4
 @pytest.fixture(scope="module")
 def expression():
     """A small planted-biology matrix split 90/10, as the benchmark trains on."""
-    values = make_synthetic_data(500, 200, 7)[0].to_numpy(dtype=np.float32)
-    return values[:450], values[450:]
+    return make_synthetic_data(500, 200, 7)[0].to_numpy(dtype=np.float32)
 
 
-def _plain_keras_history(model_type: str, x_train, x_val, seed: int) -> dict:
+TRAIN_ROWS, VAL_ROWS = np.arange(450), np.arange(450, 500)
+
+
+def _plain_keras_history(model_type: str, values, seed: int) -> dict:
     """The reference: compile with defaults and fit on NumPy arrays."""
+    x_train, x_val = values[TRAIN_ROWS], values[VAL_ROWS]
     keras.backend.clear_session()
     set_seed(seed)
     autoencoder = build_autoencoder(model_type, x_train.shape[1], 8)
@@ -36,21 +39,19 @@ def _plain_keras_history(model_type: str, x_train, x_val, seed: int) -> dict:
     return history.history
 
 
-def _fast_path_history(model_type: str, x_train, x_val, seed: int, *, jit_compile: bool,
-                       steps_per_execution: int) -> dict:
+def _fast_path_history(model_type: str, values, seed: int, *, jit_compile: bool, steps_per_execution: int) -> dict:
     keras.backend.clear_session()
     set_seed(seed)
-    autoencoder = build_autoencoder(model_type, x_train.shape[1], 8)
+    autoencoder = build_autoencoder(model_type, values.shape[1], 8)
     compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.0005, loss="binary_crossentropy",
                         jit_compile=jit_compile, steps_per_execution=steps_per_execution)
-    return train(autoencoder, x_train, x_val, epochs=EPOCHS, batch_size=50, verbose=False).history
+    return train(autoencoder, values, TRAIN_ROWS, VAL_ROWS, epochs=EPOCHS, batch_size=50, verbose=False).history
 
 
 @pytest.mark.parametrize("model_type, jit_compile", [("vae", True), ("adage", False)])
 def test_fast_path_gives_the_plain_keras_loss_curve_within_seed_noise(expression, model_type, jit_compile):
-    x_train, x_val = expression
-    plain = [_plain_keras_history(model_type, x_train, x_val, seed)["val_loss"] for seed in (1, 2)]
-    fast = _fast_path_history(model_type, x_train, x_val, 1, jit_compile=jit_compile, steps_per_execution=5)
+    plain = [_plain_keras_history(model_type, expression, seed)["val_loss"] for seed in (1, 2)]
+    fast = _fast_path_history(model_type, expression, 1, jit_compile=jit_compile, steps_per_execution=5)
     seed_noise = np.abs(np.subtract(*plain))
     tolerance = 3 * seed_noise + 0.002 * np.abs(plain[0])
     assert np.all(np.abs(np.array(fast["val_loss"]) - plain[0]) <= tolerance), (fast["val_loss"], plain)
@@ -59,9 +60,8 @@ def test_fast_path_gives_the_plain_keras_loss_curve_within_seed_noise(expression
 
 
 def test_steps_per_execution_changes_no_result(expression):
-    x_train, x_val = expression
-    one_step = _fast_path_history("vae", x_train, x_val, 3, jit_compile=False, steps_per_execution=1)["val_loss"]
-    seven_steps = _fast_path_history("vae", x_train, x_val, 3, jit_compile=False, steps_per_execution=7)["val_loss"]
+    one_step = _fast_path_history("vae", expression, 3, jit_compile=False, steps_per_execution=1)["val_loss"]
+    seven_steps = _fast_path_history("vae", expression, 3, jit_compile=False, steps_per_execution=7)["val_loss"]
     np.testing.assert_allclose(seven_steps, one_step, rtol=1e-5)
 
 
