@@ -7,6 +7,7 @@ infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE S
 
 from __future__ import annotations
 
+import csv
 import json
 import logging
 import math
@@ -17,13 +18,16 @@ from importlib import metadata
 from typing import Any
 
 from errors import TybaltInputError
+from outputs import DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE
 
 logger = logging.getLogger(__name__)
 
 RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = "running", "finished", "stopped_early", "diverged"
 FINAL_STATUSES = (FINISHED, DIVERGED)
-PARAMS_FILE = "params.json"
-RESULT_FILES = ("history.csv", "encoded_features.tsv", "encoder.keras", "decoder.keras", "loss.png")
+RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_PLOT_FILE)
+# params.json entries that describe the run rather than configure it, and settings that change no result:
+# neither counts when deciding whether a rerun asks for the same run.
+NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose")
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
             "tf-keras": ("tf-keras", "tf_keras"), "keras-tuner": ("keras-tuner",), "pandas": ("pandas",),
             "scikit-learn": ("scikit-learn",)}
@@ -48,6 +52,39 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     return "off"
 
 
+class SavedHistory:
+    """The per-epoch history of a finished run, read back from history.csv and shaped like a Keras History."""
+
+    def __init__(self, history: dict[str, list[float]]):
+        self.history = history
+
+
+def finished_with_same_parameters(folder: str, params: dict[str, Any]) -> bool:
+    """Whether ``folder`` holds a finished (or diverged) run that these very parameters produced.
+
+    A restarted CANDLE campaign reruns its trials with the same parameters: those get the saved result back.
+    """
+    record = read_record(folder)
+    if record.get("status") not in FINAL_STATUSES or not os.path.isfile(os.path.join(folder, HISTORY_FILE)):
+        return False
+    as_recorded = json.loads(json.dumps(params, default=str))
+    return _compared(record) == _compared(as_recorded)
+
+
+def saved_history(folder: str) -> SavedHistory:
+    """The history.csv of a finished run as {quantity: per-epoch values}; empty cells (no value) become NaN."""
+    with open(os.path.join(folder, HISTORY_FILE), newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    quantities = [name for name in (rows[0] if rows else {}) if name != "epoch"]
+    history = {name: [float(row[name]) if row[name] else math.nan for row in rows] for name in quantities}
+    history.setdefault("val_loss", [math.nan])
+    return SavedHistory(history)
+
+
+def _compared(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in record.items() if name not in NOT_COMPARED}
+
+
 def _check_can_create(folder: str) -> None:
     """Refuse an output folder that cannot be made: its nearest existing ancestor must be a writable folder."""
     existing = folder
@@ -61,11 +98,17 @@ def _check_can_create(folder: str) -> None:
 
 def read_status(folder: str) -> str | None:
     """The status recorded in the folder's params.json, or None when there is none (or it is unreadable)."""
+    return read_record(folder).get("status")
+
+
+def read_record(folder: str) -> dict[str, Any]:
+    """The folder's params.json, or {} when there is none (or it is unreadable)."""
     try:
         with open(os.path.join(folder, PARAMS_FILE)) as handle:
-            return json.load(handle).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
+            record = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
 
 
 def training_status(history: dict[str, list[float]], epochs: int) -> str:

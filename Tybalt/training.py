@@ -27,11 +27,12 @@ OPTIMIZER_CLASSES = {
 }
 
 # jit_compile = 'auto': XLA only where bench/run.py measured a gain (bench/results.md). On a quiet 2-core machine
-# at 10,459 x 5,000 it cut the VAE's epoch at batch 50 from 1.4-1.5 s to 0.9-1.0 s, for ~1.5 s more in the first
-# epoch (the compile), repaid after 3-4 epochs; at batch 200 the gain was small and erratic across runs. ADAGE's
-# input Dropout draws its random mask through XLA's slow CPU random-number kernel and trains ~10x slower compiled.
+# at 10,459 x 5,000 it cut the VAE's epoch from 1.3-1.5 s to 0.9-1.0 s at batch 50 and from 0.8 s to 0.65-0.75 s
+# at batch 200, for ~1.5 s more in the first epoch (the compile), repaid well within 1,000 steps. Larger batches
+# were not measured. ADAGE's input Dropout draws its random mask through XLA's slow CPU random-number kernel and
+# trains ~10x slower compiled.
 XLA_MODELS = ("vae",)
-XLA_MAX_BATCH_SIZE = 100
+XLA_MAX_BATCH_SIZE = 200
 XLA_MIN_TRAINING_STEPS = 1000  # about 5 epochs at batch 50 on the full data
 
 

@@ -25,6 +25,10 @@ logger = logging.getLogger(__name__)
 def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
+        logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
+                    "without training (--overwrite true trains it again)", folder)
+        return run_state.saved_history(folder)
     ckpt = checkpoint_settings(params, folder)
     ckpt.restart_mode = run_state.check_output_folder(
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])

@@ -126,7 +126,7 @@ additional_definitions = [
      "help": "run folder holding encoder.keras and genes.txt, used with encode_data"},
     # Performance (issue 7)
     {"name": "jit_compile", "type": str, "default": "auto", "choices": JIT_COMPILE_CHOICES,
-     "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 100, 1000+ steps: as measured)"},
+     "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 200, 1000+ steps: as measured)"},
     {"name": "steps_per_execution", "type": int, "default": 20,
      "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)"},
 ]

@@ -49,7 +49,7 @@ class Sizes:
     quick: bool
 
 
-FULL = Sizes(samples=10459, genes=5000, timed_epochs=3, repeats=3, sgemm_size=2048, tsne_samples=10459,
+FULL = Sizes(samples=10459, genes=5000, timed_epochs=5, repeats=3, sgemm_size=2048, tsne_samples=10459,
              tsne_repeats=2, trial_epochs=10, quick=False)
 QUICK = Sizes(samples=600, genes=300, timed_epochs=2, repeats=1, sgemm_size=512, tsne_samples=300,
               tsne_repeats=1, trial_epochs=2, quick=True)

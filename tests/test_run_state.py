@@ -48,8 +48,11 @@ def test_diverging_trial_stops_is_recorded_and_returns_nan_as_its_last_val_loss(
     assert _record(folder)["status"] == "diverged"
     assert math.isnan(pd.read_csv(folder / "history.csv")["val_loss"].iloc[-1])
     assert not os.path.exists(folder / "ckpt")  # no checkpoint of NaN weights
+    again = run(params)  # a restarted campaign asks again: it gets the recorded failure back
+    assert math.isnan(again.history["val_loss"][-1])
+    assert len(again.history["loss"]) == len(history.history["loss"])
     with pytest.raises(TybaltInputError, match="already holds a finished run"):
-        run(params)
+        run({**params, "learning_rate": 1e5})
 
 
 def test_last_val_loss_is_nan_even_when_the_diverged_epoch_logged_no_val_loss():
@@ -76,6 +79,29 @@ def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, monkeypa
     run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(folder), rng_seed=9, overwrite=True))
     assert (folder / "encoded_features.tsv").read_bytes() != encodings
     assert _record(folder)["rng_seed"] == 9 and _record(folder)["resumed_after_epoch"] == 0
+
+
+def test_rerun_with_the_same_parameters_returns_the_saved_history_and_touches_nothing(tmp_path, monkeypatch,
+                                                                                     shared_data_dir):
+    from tybalt_baseline_keras2 import run
+
+    folder = tmp_path / "run"
+    params = tiny_params(monkeypatch, shared_data_dir, epochs=2, output_dir=str(folder))
+    first = run(params).history
+    files = {name: ((folder / name).read_bytes(), os.path.getmtime(folder / name))
+             for name in os.listdir(folder) if os.path.isfile(folder / name)}
+
+    again = run({**params, "verbose": True}).history  # output-only settings do not make it another run
+    for quantity in ("loss", "val_loss", "kl_loss", "beta"):
+        assert again[quantity] == pytest.approx(first[quantity], rel=1e-6)
+    assert {name: ((folder / name).read_bytes(), os.path.getmtime(folder / name)) for name in files} == files
+
+    command = run_entry_point("--data_dir", shared_data_dir, "--output_dir", str(folder), "--epochs", "2",
+                              "--synthetic_samples", "600", "--synthetic_genes", "300", "--latent_dim", "8",
+                              "--verbose", "false")
+    assert command.returncode == 0, command.stderr[-2000:]
+    assert "returning its saved history without training" in command.stderr
+    assert "fit took" not in command.stderr
 
 
 def test_params_json_records_package_versions_and_the_git_commit(tmp_path, monkeypatch, shared_data_dir):

@@ -68,7 +68,9 @@ def test_steps_per_execution_changes_no_result(expression):
 def test_auto_jit_compile_chooses_xla_only_for_long_small_batch_vae_runs():
     assert resolve_jit_compile("auto", "vae", epochs=100, n_train=9413, batch_size=50)
     assert not resolve_jit_compile("auto", "vae", epochs=2, n_train=540, batch_size=50)
-    assert not resolve_jit_compile("auto", "vae", epochs=100, n_train=9413, batch_size=200)
+    assert resolve_jit_compile("auto", "vae", epochs=100, n_train=9413, batch_size=200)
+    assert not resolve_jit_compile("auto", "vae", epochs=100, n_train=9413, batch_size=500)
+    assert not resolve_jit_compile("auto", "vae", epochs=4, n_train=9413, batch_size=50)
     assert not resolve_jit_compile("auto", "adage", epochs=100, n_train=9413, batch_size=50)
     assert resolve_jit_compile("true", "adage", epochs=1, n_train=10, batch_size=50)
     assert not resolve_jit_compile("false", "vae", epochs=100, n_train=9413, batch_size=50)
