@@ -1,6 +1,7 @@
 # Quick start: `make demo` trains on the embedded synthetic data and writes the analysis report;
 # `make test` runs the test suite; `make toy` runs the 3-gene teaching example (PCA vs shallow and deep autoencoders).
-# `make bench` measures training speed, data loading, trial overhead and tSNE at the real data size (~15 min).
+# `make bench` measures training speed, data loading, trial overhead and tSNE at the real data size
+# (~9 min on a quiet 2-core machine, ~20 min on a busy one).
 # All create .venv and install the dependencies on first use.
 PYTHON ?= python3
 VENV := .venv
