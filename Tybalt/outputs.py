@@ -49,8 +49,8 @@ def write_history(folder: str, history: dict[str, list[float]]) -> str:
 def write_encodings(folder: str, encodings: np.ndarray, sample_ids: list[str]) -> str:
     """Write samples x latent encodings; columns are numbered 1..latent_dim as in the Tybalt paper.
 
-    Formatted with one format string per row: 4-5x faster than pandas' to_csv, which for 10,459 x 100 values
-    took ~1 s of every trial (bench/results.md, per-trial overhead).
+    Formatted with one format string per row: 0.15-0.2 s for 10,459 x 100 values, where pandas' to_csv took
+    0.8-1.9 s of every trial; the text is the same.
     """
     n_encodings = encodings.shape[1]
     header = "\t".join(["sample_id"] + [str(k) for k in range(1, n_encodings + 1)]) + "\n"

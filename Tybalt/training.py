@@ -101,9 +101,9 @@ def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_ra
                   jit_compile=jit_compile, steps_per_execution=steps_per_execution)
 
 
-def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray, *, epochs: int,
-          batch_size: int, kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1, verbose: bool = True,
-          extra_callbacks: list | None = None, initial_epoch: int = 0):
+def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
+          *, epochs: int, batch_size: int, kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1,
+          verbose: bool = True, extra_callbacks: list | None = None, initial_epoch: int = 0):
     """Fit the compiled autoencoder to reconstruct ``values[train_rows]``, validated on ``values[val_rows]``.
 
     Starts at ``initial_epoch`` when resuming. NumPy ``values`` are copied once, into the tensor both row sets

@@ -114,9 +114,10 @@ class TybaltHyperModel(kt.HyperModel):
         """Train the model just built; a raise or NaN objective marks the trial FAILED (no retry)."""
         p = self.trial_params(hp)
         try:
-            history = train(self.autoencoder, values, train_rows, val_rows, epochs=(epochs or p["epochs"]) - initial_epoch,
-                            batch_size=p["batch_size"], kappa=p["kappa"], kl_mode=p["kl_mode"],
-                            timeout=p["timeout"], verbose=False, extra_callbacks=callbacks)
+            history = train(self.autoencoder, values, train_rows, val_rows,
+                            epochs=(epochs or p["epochs"]) - initial_epoch, batch_size=p["batch_size"],
+                            kappa=p["kappa"], kl_mode=p["kl_mode"], timeout=p["timeout"], verbose=False,
+                            extra_callbacks=callbacks)
         except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
             raise kt.errors.FailedTrialError(f"training failed: {error!r}") from error
         objective = history.history.get(OBJECTIVE, [math.nan])[-1]

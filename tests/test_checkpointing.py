@@ -179,7 +179,8 @@ def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, 
     autoencoder = build_autoencoder("adage", 20, 3)
     compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.01, loss="binary_crossentropy")
     settings = CheckpointSettings(str(tmp_path), interval=interval, keep_limit=keep)
-    fit_resumable(autoencoder, x, np.arange(50), np.arange(50, 60), settings, Resume(), epochs=4, batch_size=10, verbose=False)
+    fit_resumable(autoencoder, x, np.arange(50), np.arange(50, 60), settings, Resume(), epochs=4, batch_size=10,
+                  verbose=False)
     assert _checkpoint_epochs(str(tmp_path)) == expected
 
 
