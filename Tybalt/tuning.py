@@ -26,7 +26,7 @@ from baselines import LINEAR_METHODS, linear_method, reconstruction_mse
 import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
-from keras_backend import import_keras_tuner
+from keras_backend import import_keras_tuner, tf
 from parameters import check_parameters
 from search_space import SearchSpace, define_hyperparameters
 from models import apply_in_batches
@@ -65,7 +65,8 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     if params["tuner"] == "sklearn":
         tuner.search(dataset.values, dataset.values)
     else:
-        tuner.search(values=dataset.values, train_rows=train_rows, val_rows=val_rows)
+        matrix = tf.convert_to_tensor(dataset.values)  # one copy for every trial of the search
+        tuner.search(values=matrix, train_rows=train_rows, val_rows=val_rows)
     return _write_search_results(tuner, params, space, folder)
 
 
@@ -123,7 +124,7 @@ class TybaltHyperModel(kt.HyperModel):
         objective = history.history.get(OBJECTIVE, [math.nan])[-1]
         if not math.isfinite(objective):
             raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
-        x_val = values[val_rows]
+        x_val = np.asarray(tf.gather(values, val_rows))
         reconstruction = apply_in_batches(model, x_val)
         return {OBJECTIVE: float(objective),
                 "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
