@@ -2,7 +2,8 @@
 
 The TCGA files are downloaded and preprocessed by ``tcga.prepare_tcga``; every source then goes through the same
 TSV loader. A parsed TSV is cached as a float32 ``.npy`` matrix plus its sample and gene names, so later trials load in
-milliseconds instead of re-parsing; the cache is rebuilt when the source file's size or time stamp changes.
+milliseconds instead of re-parsing; the cache is rebuilt when the source file's size or time stamp changes. The cache
+is opened as a memory map that training shares without copying it (``input_pipeline.shared_tensor``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from tcga import TcgaOptions, prepare_tcga
 from toy_data import TOY_GENES, make_toy_values, toy_sample_ids
 
 logger = logging.getLogger(__name__)
+
+CACHE_FORMAT = 2  # 2: the matrix is stored row by row (C order), so a tensor can share its memory map
 
 
 @dataclass
@@ -154,7 +157,8 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
         if duplicated:
             raise TybaltInputError(f"data file {path} has duplicated {axis_name} ({', '.join(duplicated[:5])}); "
                                    f"keep one row per sample and one column per gene")
-    return ExpressionData(values=frame.to_numpy(dtype=np.float32), sample_ids=frame.index.astype(str).tolist(),
+    values = np.ascontiguousarray(frame.to_numpy(dtype=np.float32))  # pandas gives it column by column
+    return ExpressionData(values=values, sample_ids=frame.index.astype(str).tolist(),
                           genes=frame.columns.astype(str).tolist())
 
 
@@ -182,9 +186,9 @@ def _read_cache(stem: str, path: str) -> ExpressionData | None:
     try:
         with open(f"{stem}.json") as handle:
             meta = json.load(handle)
-        if meta["signature"] != _source_signature(path):
+        if meta.get("format") != CACHE_FORMAT or meta["signature"] != _source_signature(path):
             return None
-        values = np.load(f"{stem}.npy", mmap_mode="r")
+        values = np.load(f"{stem}.npy", mmap_mode="c")  # copy-on-write: writable in memory, the file never changes
     except (OSError, ValueError, KeyError):
         return None
     logger.info("loaded %s from its binary cache", path)
@@ -197,7 +201,8 @@ def _write_cache(stem: str, path: str, data: ExpressionData) -> None:
         os.makedirs(os.path.dirname(stem), exist_ok=True)
         with replaced_atomically(f"{stem}.npy") as temporary:
             np.save(temporary, data.values)
-        meta = {"signature": _source_signature(path), "sample_ids": data.sample_ids, "genes": data.genes}
+        meta = {"format": CACHE_FORMAT, "signature": _source_signature(path), "sample_ids": data.sample_ids,
+                "genes": data.genes}
         write_text(f"{stem}.json", json.dumps(meta))
     except OSError as error:
         logger.warning("could not write the binary cache for %s (%s); it will be parsed again next time", path, error)

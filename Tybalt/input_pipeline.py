@@ -13,6 +13,24 @@ import numpy as np
 from keras_backend import tf
 
 PREFETCHED_BATCHES = 2  # the next batches are gathered while the current step trains
+TENSOR_ALIGNMENT = 64  # bytes; TensorFlow shares only memory that starts on this boundary
+
+
+def shared_tensor(values: np.ndarray | tf.Tensor) -> tf.Tensor:
+    """``values`` as a float32 tensor, sharing their memory (DLPack) when TensorFlow can, else copied once.
+
+    The cached data is a copy-on-write memory map stored row by row: shared, it costs no copy and no new memory.
+    Copying it took 0.4 s of every full-size trial, mostly page faults on 200 MiB of fresh memory.
+    """
+    if isinstance(values, np.ndarray) and _shareable(values):
+        return tf.experimental.dlpack.from_dlpack(values.__dlpack__())
+    return tf.convert_to_tensor(values, dtype=tf.float32)
+
+
+def _shareable(values: np.ndarray) -> bool:
+    """Whether TensorFlow can use the array's memory as it is: float32, rows contiguous, aligned, writable."""
+    return (values.dtype == np.float32 and values.flags.c_contiguous and values.flags.writeable
+            and values.ctypes.data % TENSOR_ALIGNMENT == 0)
 
 
 def autoencoder_batches(matrix: tf.Tensor | np.ndarray, rows: np.ndarray, batch_size: int, *,

@@ -3,6 +3,7 @@
 Real candle_lib needs legacy Keras 2 (``tf-keras``); everything else in the benchmark runs under both.
 """
 
+import gc
 import os
 import sys
 
@@ -17,6 +18,9 @@ if LEGACY_KERAS:
 else:
     import keras
 
+# TensorFlow and Keras leave ~390,000 objects that live as long as the process. Taking them out of the garbage
+# collector's view makes each full collection (one per trial, in clear_session) 0.03 s instead of 0.22 s.
+gc.freeze()
 
 
 def import_keras_tuner():

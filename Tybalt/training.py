@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from input_pipeline import autoencoder_batches
+from input_pipeline import autoencoder_batches, shared_tensor
 from keras_backend import keras, tf
 from models import Autoencoder, TybaltVAE
 
@@ -106,8 +106,8 @@ def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: 
           verbose: bool = True, extra_callbacks: list | None = None, initial_epoch: int = 0):
     """Fit the compiled autoencoder to reconstruct ``values[train_rows]``, validated on ``values[val_rows]``.
 
-    Starts at ``initial_epoch`` when resuming. NumPy ``values`` are copied once, into the tensor both row sets
-    read; pass a tensor to share that copy with other work.
+    Starts at ``initial_epoch`` when resuming. NumPy ``values`` become one tensor that both row sets read
+    (``shared_tensor``); pass that tensor to share it with other work.
     """
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if isinstance(autoencoder.model, TybaltVAE):
@@ -116,7 +116,7 @@ def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: 
         callbacks.append(StopBeforeTimeout(timeout))
     callbacks.extend(extra_callbacks or [])
     callbacks.append(FitTimeline())
-    matrix = tf.convert_to_tensor(values, dtype=tf.float32)
+    matrix = shared_tensor(values)
     return autoencoder.model.fit(
         autoencoder_batches(matrix, train_rows, batch_size, shuffle=True),
         validation_data=autoencoder_batches(matrix, val_rows, batch_size, shuffle=False), epochs=epochs,

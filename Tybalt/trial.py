@@ -38,13 +38,13 @@ def run_trial(params: dict[str, Any]):
                           params["data_source"])
 
     import resumable_training  # TensorFlow is imported from here on
+    from input_pipeline import shared_tensor
+    from keras_backend import keras
     from training import set_seed
-
-    from keras_backend import keras, tf
 
     keras.backend.clear_session()
     set_seed(params["rng_seed"])
-    matrix = tf.convert_to_tensor(dataset.values)  # one copy for training, validation and the encodings
+    matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
     autoencoder = build_model(params, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
     os.makedirs(folder, exist_ok=True)

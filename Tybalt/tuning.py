@@ -26,6 +26,7 @@ from baselines import LINEAR_METHODS, linear_method, reconstruction_mse
 import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
+from input_pipeline import shared_tensor
 from keras_backend import import_keras_tuner, tf
 from parameters import check_parameters
 from search_space import SearchSpace, define_hyperparameters
@@ -65,7 +66,7 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     if params["tuner"] == "sklearn":
         tuner.search(dataset.values, dataset.values)
     else:
-        matrix = tf.convert_to_tensor(dataset.values)  # one copy for every trial of the search
+        matrix = shared_tensor(dataset.values)  # one tensor for every trial of the search
         tuner.search(values=matrix, train_rows=train_rows, val_rows=val_rows)
     return _write_search_results(tuner, params, space, folder)
 

@@ -138,7 +138,8 @@ def ensure_tsv(sizes: Sizes, cache_root: str) -> str:
 
 
 def measure_trials(sizes: Sizes, cache_root: str, tsv: str) -> dict:
-    """A 10-epoch trial of the real entry point: fresh processes, then run() repeated in one warm process."""
+    """A 10-epoch trial of the real entry point: fresh processes, run() repeated in one warm process, and the
+    TensorFlow import on its own (part of every fresh-process trial)."""
     data_dir = os.path.join(cache_root, "trial_data")
     run_workload("load", {"tsv": tsv, "cache_dir": os.path.join(data_dir, "cache")})  # the cache trials will use
     with tempfile.TemporaryDirectory(dir=cache_root) as out_root:
@@ -148,9 +149,10 @@ def measure_trials(sizes: Sizes, cache_root: str, tsv: str) -> dict:
                  for i in range(sizes.repeats)]
         warm = run_workload("trial_in_process", {"flags": [*flags, "--output_dir", os.path.join(out_root, "warm")],
                                                  "repeats": sizes.repeats})
+    imports = [run_workload("tensorflow_import", {})["seconds"] for _ in range(sizes.repeats)]
     return {"fresh": fresh, "in_process": [report.timeline(t["started"], t["ended"], t["records"])
                                            for t in warm["trials"]],
-            "in_process_peak_rss_mib": warm["peak_rss_mib"]}
+            "in_process_peak_rss_mib": warm["peak_rss_mib"], "tensorflow_import_seconds": imports}
 
 
 def fresh_process_trial(flags: list[str]) -> dict:

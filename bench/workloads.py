@@ -126,6 +126,14 @@ def load(spec: dict) -> dict:
     return {"seconds": time.perf_counter() - started, "checksum": checksum, "peak_rss_mib": peak_rss_mib()}
 
 
+def tensorflow_import(spec: dict) -> dict:
+    """Seconds to import TensorFlow and Keras the way the benchmark does (``keras_backend``), in a fresh process."""
+    started = time.perf_counter()
+    import keras_backend  # noqa: F401
+
+    return {"seconds": time.perf_counter() - started, "peak_rss_mib": peak_rss_mib()}
+
+
 def tsne(spec: dict) -> dict:
     """Time one tSNE embedding of clustered 100-d points (perplexity 20, PCA init, lr max(200, N/12))."""
     points = clustered_points(spec["samples"], spec["dims"])
@@ -207,7 +215,8 @@ def trial_process(argv: list[str]) -> None:
     runpy.run_path(ENTRY_POINT, run_name="__main__")
 
 
-WORKLOADS = {"sgemm": sgemm, "training": training, "load": load, "tsne": tsne, "trial_in_process": trial_in_process}
+WORKLOADS = {"sgemm": sgemm, "training": training, "load": load, "tensorflow_import": tensorflow_import, "tsne": tsne,
+             "trial_in_process": trial_in_process}
 
 
 def main() -> None:

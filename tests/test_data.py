@@ -1,6 +1,7 @@
 """A user's own samples x genes TSV: each kind of bad input gets its own clear message; the binary cache follows
 the source file."""
 
+import json
 import logging
 import os
 
@@ -74,3 +75,28 @@ def test_binary_cache_serves_the_second_load_and_is_rebuilt_when_the_source_chan
     assert "from its binary cache" not in caplog.text
     assert changed.values[0, 0] == pytest.approx(0.9)
     assert load(path, tmp_path).values[0, 0] == pytest.approx(0.9)  # and the new cache is the one used next
+
+
+def test_cached_matrix_is_row_ordered_and_changing_it_in_memory_never_changes_the_cache(tmp_path):
+    path = write(tmp_path / "mine.tsv", HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t0.5\t0.6\n")
+    load(path, tmp_path)
+    cached = load(path, tmp_path)
+    assert cached.values.flags.c_contiguous and cached.values.flags.writeable  # what a shared tensor needs
+    cached.values[0, 0] = 5.0
+    assert load(path, tmp_path).values[0, 0] == pytest.approx(0.1)
+
+
+def test_cache_written_by_an_older_version_is_rebuilt_not_used(tmp_path, caplog):
+    path = write(tmp_path / "mine.tsv", HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t0.5\t0.6\n")
+    load(path, tmp_path)
+    (meta_path,) = (tmp_path / "data").rglob("*.json")
+    meta = json.loads(meta_path.read_text())
+    del meta["format"]  # as version 1 wrote it, with the matrix column by column
+    meta_path.write_text(json.dumps(meta))
+    (matrix_path,) = (tmp_path / "data").rglob("*.npy")
+    np.save(matrix_path, np.asfortranarray(np.load(matrix_path)))
+    with caplog.at_level(logging.INFO, logger="data"):
+        rebuilt = load(path, tmp_path)
+    assert "from its binary cache" not in caplog.text
+    np.testing.assert_allclose(rebuilt.values, [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], rtol=1e-6)
+    assert np.load(matrix_path, mmap_mode="r").flags.c_contiguous

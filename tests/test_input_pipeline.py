@@ -1,8 +1,11 @@
-"""The index-gather input pipeline: every row once per epoch, reshuffled between epochs, target = input."""
+"""The index-gather input pipeline: every row once per epoch, reshuffled between epochs, target = input; the data
+becomes one tensor, sharing the cached memory map where TensorFlow can."""
 
 import numpy as np
+import pytest
 
-from input_pipeline import autoencoder_batches
+from input_pipeline import autoencoder_batches, shared_tensor
+from keras_backend import tf
 
 
 def _rows_seen(dataset) -> list[list[int]]:
@@ -38,3 +41,25 @@ def test_batches_hold_only_the_given_rows_and_every_one_of_them_once_per_epoch()
     validation_rows = np.setdiff1d(np.arange(40), training_rows)
     seen = sum(_rows_seen(autoencoder_batches(values, validation_rows, 7, shuffle=False)), [])
     assert seen == validation_rows.tolist()
+
+
+def test_a_row_ordered_memory_map_becomes_a_tensor_that_shares_its_memory(tmp_path):
+    np.save(tmp_path / "matrix.npy", np.arange(12, dtype=np.float32).reshape(4, 3))
+    mapped = np.load(tmp_path / "matrix.npy", mmap_mode="c")  # how the data cache is opened
+    tensor = shared_tensor(mapped)
+    mapped[2, 1] = -1.0
+    assert tensor.numpy()[2, 1] == -1.0
+
+
+@pytest.mark.parametrize("layout", ["column-ordered", "read-only", "float64"])
+def test_arrays_tensorflow_cannot_share_are_copied_with_their_values(layout):
+    values = {"column-ordered": np.asfortranarray(np.arange(12, dtype=np.float32).reshape(4, 3)),
+              "read-only": np.arange(12, dtype=np.float32).reshape(4, 3),
+              "float64": np.arange(12, dtype=np.float64).reshape(4, 3)}[layout]
+    values.flags.writeable = layout != "read-only"
+    tensor = shared_tensor(values)
+    assert tensor.dtype == tf.float32
+    np.testing.assert_array_equal(tensor.numpy(), np.arange(12).reshape(4, 3))
+    if values.flags.writeable:
+        values[0, 0] = 99.0
+        assert tensor.numpy()[0, 0] == 0.0
