@@ -16,7 +16,7 @@ import time
 import numpy as np
 
 from input_pipeline import autoencoder_batches, shared_tensor
-from keras_backend import keras, tf
+from keras_backend import custom_gradients_released, keras, tf
 from models import Autoencoder, TybaltVAE
 
 logger = logging.getLogger(__name__)
@@ -117,10 +117,11 @@ def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: 
     callbacks.extend(extra_callbacks or [])
     callbacks.append(FitTimeline())
     matrix = shared_tensor(values)
-    return autoencoder.model.fit(
-        autoencoder_batches(matrix, train_rows, batch_size, shuffle=True),
-        validation_data=autoencoder_batches(matrix, val_rows, batch_size, shuffle=False), epochs=epochs,
-        shuffle=False, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
+    with custom_gradients_released():  # else every trial's traced graph stays in memory
+        return autoencoder.model.fit(
+            autoencoder_batches(matrix, train_rows, batch_size, shuffle=True),
+            validation_data=autoencoder_batches(matrix, val_rows, batch_size, shuffle=False), epochs=epochs,
+            shuffle=False, callbacks=callbacks, verbose=_keras_verbosity(verbose), initial_epoch=initial_epoch)
 
 
 class FitTimeline(keras.callbacks.Callback):

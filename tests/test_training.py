@@ -1,9 +1,13 @@
-"""Training behaviour: the KL warm-up schedule, and both Tybalt models learning on tiny data."""
+"""Training behaviour: the KL warm-up schedule, both Tybalt models learning on tiny data, and many trials in one
+process."""
+
+import gc
 
 import pandas as pd
 import pytest
 
 import tybalt_baseline_keras2
+from keras_backend import tf
 from training import beta_for_epoch
 
 
@@ -35,3 +39,14 @@ def test_adage_trains_with_and_without_tied_weights(tiny_params, tied):
     history = tybalt_baseline_keras2.run(tiny_params("--model_type", "adage", "--tied_weights", tied, "--epochs",
                                                      "6", "--learning_rate", "0.01", "--loss", "mse")).history
     assert history["val_loss"][-1] < history["val_loss"][0]
+
+
+def test_trials_run_one_after_another_in_one_process_do_not_keep_the_earlier_graphs(tiny_params, tmp_path):
+    """A Supervisor worker or a KerasTuner search runs many trials in one process: its memory must not grow."""
+    params = tiny_params()
+    live_graph_operations = []
+    for trial in range(3):
+        tybalt_baseline_keras2.run(dict(params, output_dir=str(tmp_path / f"trial_{trial}")))
+        gc.collect()
+        live_graph_operations.append(sum(isinstance(o, tf.Operation) for o in gc.get_objects()))
+    assert live_graph_operations[2] == live_graph_operations[1]
