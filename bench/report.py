@@ -213,7 +213,7 @@ def _goals(figures: dict) -> list[str]:
         return "reached" if ok else "**not reached**"
 
     return [SECTIONS[7], "", "| goal | measured | |", "|---|---|---|",
-            f"| VAE epoch at batch 50 >= {GOAL_SPEEDUP:.0f}x faster than plain Keras | {speedup:.2f}x | "
+            f"| VAE epoch at batch 50 >= {GOAL_SPEEDUP:.0f}x faster than plain Keras | {speedup:.3f}x | "
             f"{verdict(speedup >= GOAL_SPEEDUP)} |",
             f"| cached load >= {GOAL_LOAD_SPEEDUP:.0f}x faster than TSV | {load_speedup:.0f}x | "
             f"{verdict(load_speedup >= GOAL_LOAD_SPEEDUP)} |",
