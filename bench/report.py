@@ -213,7 +213,7 @@ def _goals(figures: dict) -> list[str]:
         return "reached" if ok else "**not reached**"
 
     return [SECTIONS[7], "", "| goal | measured | |", "|---|---|---|",
-            f"| VAE epoch at batch 50 >= {GOAL_SPEEDUP:.0f}x faster than plain Keras | {speedup:.3f}x | "
+            f"| VAE epoch at batch 50 >= {GOAL_SPEEDUP:.0f}x faster than plain Keras | {_against_goal(speedup, GOAL_SPEEDUP)}x | "
             f"{verdict(speedup >= GOAL_SPEEDUP)} |",
             f"| cached load >= {GOAL_LOAD_SPEEDUP:.0f}x faster than TSV | {load_speedup:.0f}x | "
             f"{verdict(load_speedup >= GOAL_LOAD_SPEEDUP)} |",
@@ -223,3 +223,12 @@ def _goals(figures: dict) -> list[str]:
             f"in-process {verdict(warm <= GOAL_OUTSIDE_FIT)}, fresh {verdict(fresh <= GOAL_OUTSIDE_FIT)} |",
             f"| tSNE of {figures['sizes']['tsne_samples']:,} x 100 <= {GOAL_TSNE_SECONDS:.0f} s | {tsne:.1f} s "
             f"(fastest library) | {verdict(tsne <= GOAL_TSNE_SECONDS)} |"]
+
+
+def _against_goal(value: float, goal: float) -> str:
+    """``value`` to 2 decimals, or more where 2 would round it onto the wrong side of ``goal`` (1.9996 -> 1.9996)."""
+    for digits in (2, 3, 4):
+        text = f"{value:.{digits}f}"
+        if (float(text) >= goal) == (value >= goal):
+            return text
+    return f"{value:.6f}"

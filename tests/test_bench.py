@@ -1,4 +1,5 @@
-"""The benchmark harness: a --quick run writes a report with every section and a row for every training case."""
+"""The benchmark harness: a --quick run writes a report with every section and a row for every training case; goal
+figures are never rounded onto the wrong side of their goal."""
 
 import os
 import subprocess
@@ -25,3 +26,10 @@ def test_quick_bench_writes_a_report_with_every_section(tmp_path):
     assert "| fresh process |" in text and "| in-process |" in text
     assert "| sklearn |" in text
     assert text in result.stdout  # also printed
+    assert "Importing TensorFlow and Keras alone" in text
+
+
+def test_a_figure_just_short_of_its_goal_is_not_shown_rounded_onto_it():
+    assert report._against_goal(1.99957, 2.0) == "1.9996"
+    assert report._against_goal(2.0004, 2.0) == "2.00"
+    assert report._against_goal(2.12, 2.0) == "2.12"
