@@ -33,7 +33,7 @@ def custom_gradients_released():
 
     Keras sums each step's gradients through ``tf.custom_gradient``. In a traced function TensorFlow registers
     each one in a process-wide registry that is never emptied, and the entry keeps the whole traced graph alive:
-    ~17,600 Python objects and 10-30 MiB more with every trial of a process that runs many. A registration is
+    ~17,600 Python objects and tens of MB more with every trial of a process that runs many. A registration is
     only read while a function is traced, so dropping it once training is over changes no result.
     """
     registry = _gradient_registry()
