@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import hpo_results
-from baselines import LINEAR_METHODS, linear_method, reconstruction_mse
+from baselines import LINEAR_METHODS, iteration_limit_accepted, linear_method, reconstruction_mse
 import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
@@ -64,7 +64,8 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,
                 len(dataset.sample_ids), dataset.n_genes, folder)
     if params["tuner"] == "sklearn":
-        tuner.search(dataset.values, dataset.values)
+        with iteration_limit_accepted():
+            tuner.search(dataset.values, dataset.values)
     else:
         matrix = shared_tensor(dataset.values)  # one tensor for every trial of the search
         tuner.search(values=matrix, train_rows=train_rows, val_rows=val_rows)
