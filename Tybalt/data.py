@@ -157,9 +157,10 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
         if duplicated:
             raise TybaltInputError(f"data file {path} has duplicated {axis_name} ({', '.join(duplicated[:5])}); "
                                    f"keep one row per sample and one column per gene")
-    values = np.ascontiguousarray(frame.to_numpy(dtype=np.float32))  # pandas gives it column by column
-    return ExpressionData(values=values, sample_ids=frame.index.astype(str).tolist(),
-                          genes=frame.columns.astype(str).tolist())
+    sample_ids, genes = frame.index.astype(str).tolist(), frame.columns.astype(str).tolist()
+    by_column = frame.to_numpy(dtype=np.float32)  # pandas' layout
+    del frame  # frees pandas' float64 matrix before the row-ordered copy is made
+    return ExpressionData(values=np.ascontiguousarray(by_column), sample_ids=sample_ids, genes=genes)
 
 
 def _header_names(path: str, parsed: pd.Index) -> pd.Index:
