@@ -36,7 +36,7 @@ def _shareable(values: np.ndarray) -> bool:
 def autoencoder_batches(matrix: tf.Tensor | np.ndarray, rows: np.ndarray, batch_size: int, *,
                         shuffle: bool) -> tf.data.Dataset:
     """(input, target) batches of ``matrix[rows]`` (target = input), reshuffled each epoch when ``shuffle``."""
-    matrix = tf.convert_to_tensor(matrix, dtype=tf.float32)  # no copy when it is a tensor already
+    matrix = shared_tensor(matrix)  # no copy when it is a tensor already
     rows = tf.data.Dataset.from_tensor_slices(np.asarray(rows, dtype=np.int64))
     if shuffle:  # seeded by the global TensorFlow seed (training.set_seed), so runs repeat
         rows = rows.shuffle(len(rows), reshuffle_each_iteration=True)
