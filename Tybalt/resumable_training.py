@@ -13,7 +13,7 @@ import numpy as np
 
 from checkpointing import CheckpointSettings, Resume, save_checkpoint
 from checkpointing import restore as restore_checkpoint
-from keras_backend import LEGACY_KERAS, keras
+from keras_backend import LEGACY_KERAS, keras, tf
 from training import train
 
 logger = logging.getLogger(__name__)
@@ -56,7 +56,7 @@ def restore(model, settings: CheckpointSettings) -> Resume:
     return restore_checkpoint(model, settings, KERAS_FLAVOUR)
 
 
-def fit_resumable(autoencoder, values: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
+def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
                   settings: CheckpointSettings, resume: Resume, *, epochs: int, **train_options):
     """Train from ``resume`` up to ``epochs`` with checkpoints; return a History covering every epoch once.
 

@@ -82,6 +82,7 @@ def saved_history(folder: str) -> SavedHistory:
 
 
 def _compared(record: dict[str, Any]) -> dict[str, Any]:
+    """The entries of a run record that decide whether two runs are the same run."""
     return {name: value for name, value in record.items() if name not in NOT_COMPARED}
 
 
