@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterable, Iterator
 
 import pandas as pd
 
@@ -24,8 +24,13 @@ def replaced_atomically(path: str) -> Iterator[str]:
 
 def write_text(path: str, text: str) -> None:
     """Write a text file atomically."""
+    write_chunks(path, [text])
+
+
+def write_chunks(path: str, chunks: Iterable[str]) -> None:
+    """Write a text file atomically from pieces produced one at a time (never all in memory at once)."""
     with replaced_atomically(path) as temporary, open(temporary, "w") as handle:
-        handle.write(text)
+        handle.writelines(chunks)
 
 
 def write_table(frame: pd.DataFrame, path: str, **to_csv_options) -> None:

@@ -37,6 +37,11 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "steps_per_execution": (1, None, False),
 }
 
+# log10_<name> -> name: set, it gives name = 10 ** value and takes precedence over name. mlrMBO searches these,
+# because the Supervisor's toJSON keeps 4 decimals (a learning rate of 0.000747 would arrive as 0.0007).
+LOG10_PREFIX = "log10_"
+LOG10_PARAMETERS = {name: name[len(LOG10_PREFIX):] for name in DEFINITIONS if name.startswith(LOG10_PREFIX)}
+
 # model_type -> the depths its builder supports (vae and adage: the published architectures)
 DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}
 
@@ -48,6 +53,7 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
         if name in checked and checked[name] is not None:
             checked[name] = _convert(name, checked[name], definition)
             _check_choice(name, checked[name], definition)
+    _apply_log10_parameters(checked)
     for name, (low, high, low_excluded) in NUMERIC_RANGES.items():
         if name in checked:
             _check_range(name, checked[name], low, high, low_excluded)
@@ -57,6 +63,18 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     if checked.get("val_split", 0.1) * checked.get(sample_count, 2000) < 1:
         raise TybaltInputError(f"val_split leaves no validation samples; raise val_split or {sample_count}")
     return checked
+
+
+def _apply_log10_parameters(params: dict[str, Any]) -> None:
+    """Replace each parameter given as log10_<name> by 10 ** value; log10_<name> is then consumed (None)."""
+    for log_name, name in LOG10_PARAMETERS.items():
+        if params.get(log_name) is not None:
+            try:
+                params[name] = 10.0 ** params[log_name]
+            except OverflowError:
+                raise TybaltInputError(f"parameter {log_name} = {params[log_name]!r} gives a {name} too large to "
+                                       f"represent; give a smaller exponent") from None
+            params[log_name] = None
 
 
 def _check_depth(params: dict[str, Any]) -> None:

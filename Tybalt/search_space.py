@@ -9,6 +9,10 @@ A file under ``workflows/`` (or any path) looks like::
       depth: [0, 1]                                              # a list: discrete values (grid)
       learning_rate: {min: 0.0005, max: 0.0025, sampling: log}   # a float range (sampling: linear|log)
       epochs: {min: 10, max: 100, step: 10}                      # an int range (ints, or type: int)
+      hidden_dim: {values: [100, 300], when: {depth: [1]}}        # conditional: searched only when depth is 1
+
+``when`` (on a list written as ``{values: [...]}`` or on a range) names searched list parameters listed earlier and
+the values for which this one is active; elsewhere it is left out of the trial (the benchmark's default, unused).
 
 The backends are the grid (``grid_points``), KerasTuner (``define_hyperparameters``) and the workflow-file
 generator (``workflow_files.py``: UPF, mlrMBO, Biowulf ``.in``).
@@ -17,11 +21,11 @@ generator (``workflow_files.py``: UPF, mlrMBO, Biowulf ``.in``).
 from __future__ import annotations
 
 import difflib
-import itertools
 import math
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any, Iterator, Union
 
 import yaml
 
@@ -31,16 +35,22 @@ from parameters import check_parameters
 
 WORKFLOWS_DIR = os.path.join(os.path.dirname(tybalt.FILE_PATH), "workflows")
 TOP_LEVEL_KEYS = ("name", "description", "fixed", "parameters")
-RANGE_KEYS = ("min", "max", "step", "sampling", "type")
+RANGE_KEYS = ("min", "max", "step", "sampling", "type", "when")
+VALUES_KEYS = ("values", "when")
 SAMPLINGS = ("linear", "log")
 DEFINITIONS = {d["name"]: d for d in tybalt.additional_definitions}
 
 
+# (parent name, the parent's values for which a parameter is active), all of which must hold
+Conditions = tuple[tuple[str, tuple], ...]
+
+
 @dataclass(frozen=True)
 class Discrete:
-    """A parameter that takes one of a list of values."""
+    """A parameter that takes one of a list of values, active only where its ``when`` conditions hold."""
 
     values: tuple
+    when: Conditions = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,7 @@ class Range:
     integer: bool
     step: float | None = None
     sampling: str = "linear"
+    when: Conditions = ()
 
 
 Parameter = Union[Discrete, Range]
@@ -73,9 +84,14 @@ class SearchSpace:
         return all(isinstance(p, Discrete) for p in self.parameters.values())
 
     @property
-    def grid_size(self) -> int:
-        """Number of points of a grid space."""
+    def configuration_count(self) -> int:
+        """Combinations of all listed values of a grid space, inactive conditional values included."""
         return math.prod(len(p.values) for p in self.parameters.values())
+
+    @property
+    def trial_count(self) -> int:
+        """Distinct trials of a grid space: ``grid_points`` counted without enumerating them."""
+        return _count_points(self.parameters, list(self.parameters), {})
 
 
 def resolve_path(name_or_path: str) -> str:
@@ -115,56 +131,143 @@ def load_search_space(name_or_path: str) -> SearchSpace:
     fixed = {name: _checked_value(path, f"fixed.{name}", name, value) for name, value in fixed.items()}
     # Searched values are checked together with the fixed ones (e.g. the depths a model_type supports).
     context = {"model_type": DEFINITIONS["model_type"]["default"], **fixed}
-    return SearchSpace(
-        name=str(document.get("name") or stem), description=str(document.get("description") or ""),
-        fixed=fixed, source=path,
-        parameters={name: _parse_parameter(path, name, spec, context) for name, spec in parameters.items()})
+    parsed: dict[str, Parameter] = {}
+    for name, spec in parameters.items():
+        parsed[name] = _parse_parameter(path, name, spec, context, parsed)
+    return SearchSpace(name=str(document.get("name") or stem), description=str(document.get("description") or ""),
+                       fixed=fixed, source=path, parameters=parsed)
 
 
-def grid_points(space: SearchSpace) -> list[dict[str, Any]]:
-    """Every combination of a grid space's values (fixed values included), in a stable order."""
+def grid_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
+    """Each distinct trial of a grid space (fixed values included), lazily and in a stable order.
+
+    A conditional parameter is varied only where it is active and left out elsewhere, so no model repeats.
+    """
     if not space.is_grid:
         ranged = [name for name, p in space.parameters.items() if isinstance(p, Range)]
         raise TybaltInputError(f"{space.source}: {', '.join(ranged)} are ranges; a grid needs lists of values")
-    names = list(space.parameters)
-    combinations = itertools.product(*(space.parameters[name].values for name in names))
-    return [{**space.fixed, **dict(zip(names, values))} for values in combinations]
+    for point in _active_points(space.parameters, list(space.parameters), {}):
+        yield {**space.fixed, **point}
+
+
+def is_active(parameter: Parameter, point: dict[str, Any]) -> bool:
+    """Whether every ``when`` condition of ``parameter`` holds for the values chosen so far."""
+    return all(parent in point and point[parent] in values for parent, values in parameter.when)
+
+
+def _active_points(parameters: dict[str, Parameter], names: list[str], point: dict[str, Any]):
+    """Depth-first product over ``names`` (parents before children), skipping inactive parameters."""
+    if not names:
+        yield dict(point)
+        return
+    name, rest = names[0], names[1:]
+    if not is_active(parameters[name], point):
+        yield from _active_points(parameters, rest, point)
+        return
+    for value in parameters[name].values:
+        point[name] = value
+        yield from _active_points(parameters, rest, point)
+    del point[name]
+
+
+def _count_points(parameters: dict[str, Parameter], names: list[str], point: dict[str, Any]) -> int:
+    """The number of points ``_active_points`` yields, branching only on the parameters conditions read."""
+    if not names:
+        return 1
+    name, rest = names[0], names[1:]
+    if not is_active(parameters[name], point):
+        return _count_points(parameters, rest, point)
+    values = parameters[name].values
+    if not any(parent == name for p in parameters.values() for parent, _ in p.when):
+        return len(values) * _count_points(parameters, rest, point)
+    return sum(_count_points(parameters, rest, {**point, name: value}) for value in values)
 
 
 def define_hyperparameters(space: SearchSpace, hp) -> dict[str, Any]:
-    """Declare the space on a KerasTuner ``HyperParameters`` and return this trial's values (fixed included)."""
+    """Declare the space on a KerasTuner ``HyperParameters`` and return this trial's values (fixed included).
+
+    ``when`` conditions become nested ``hp.conditional_scope``s; an inactive parameter is left out of the values.
+    """
     values = dict(space.fixed)
     for name, parameter in space.parameters.items():
-        if isinstance(parameter, Discrete):
-            values[name] = hp.Choice(name, list(parameter.values), ordered=_is_numeric(parameter.values))
-        elif parameter.integer:
-            values[name] = hp.Int(name, int(parameter.low), int(parameter.high), step=int(parameter.step or 1),
-                                  sampling=parameter.sampling)
-        else:
-            values[name] = hp.Float(name, parameter.low, parameter.high, step=parameter.step,
-                                    sampling=parameter.sampling)
+        with ExitStack() as scopes:
+            for parent, parent_values in parameter.when:
+                scopes.enter_context(hp.conditional_scope(parent, list(parent_values)))
+            value = _declare(hp, name, parameter)
+        if value is not None:
+            values[name] = value
     return values
 
 
-def _parse_parameter(path: str, name: str, spec: Any, context: dict[str, Any]) -> Parameter:
-    """One entry of ``parameters``: a list becomes Discrete, a mapping a Range."""
+def _declare(hp, name: str, parameter: Parameter) -> Any:
+    """One KerasTuner hyperparameter; its value, or None where its conditional scope is inactive."""
+    if isinstance(parameter, Discrete):
+        return hp.Choice(name, list(parameter.values), ordered=_is_numeric(parameter.values))
+    if parameter.integer:
+        return hp.Int(name, int(parameter.low), int(parameter.high), step=int(parameter.step or 1),
+                      sampling=parameter.sampling)
+    return hp.Float(name, parameter.low, parameter.high, step=parameter.step, sampling=parameter.sampling)
+
+
+def _parse_parameter(path: str, name: str, spec: Any, context: dict[str, Any],
+                     earlier: dict[str, Parameter]) -> Parameter:
+    """One entry of ``parameters``: a list (or ``{values: [...]}``) becomes Discrete, a {min, max} mapping a Range;
+    ``when`` is checked against the parameters listed ``earlier``."""
     if name not in DEFINITIONS:
         raise TybaltInputError(f"{path}: unknown parameter {name!r}{_suggestion(name, DEFINITIONS)}; "
                                "use a name from tybalt.additional_definitions")
     if isinstance(spec, list):
-        if not spec:
-            raise TybaltInputError(f"{path}: parameters.{name} is an empty list; give at least one value")
-        values = tuple(_checked_value(path, f"parameters.{name}", name, value, context) for value in spec)
-        if len(set(values)) != len(values):
-            raise TybaltInputError(f"{path}: parameters.{name} repeats a value; list each value once")
-        return Discrete(values)
-    if isinstance(spec, dict):
-        return _parse_range(path, name, spec, context)
-    raise TybaltInputError(f"{path}: parameters.{name} = {spec!r}; write a list of values [a, b] "
-                           "or a range {min: a, max: b}")
+        return Discrete(_parse_values(path, name, spec, context))
+    if not isinstance(spec, dict):
+        raise TybaltInputError(f"{path}: parameters.{name} = {spec!r}; write a list of values [a, b] "
+                               "or a range {min: a, max: b}")
+    when = _parse_conditions(path, name, spec.get("when"), earlier)
+    context = {**context, **{parent: values[0] for parent, values in when}}  # checked where it is active
+    if "values" in spec:
+        _check_keys(path, f"parameters.{name}", spec, VALUES_KEYS)
+        return Discrete(_parse_values(path, name, spec["values"], context), when=when)
+    return _parse_range(path, name, spec, context, when)
 
 
-def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any]) -> Range:
+def _parse_values(path: str, name: str, spec: Any, context: dict[str, Any]) -> tuple:
+    """A non-empty list of distinct values, each converted and checked as a trial would."""
+    if not isinstance(spec, list):
+        raise TybaltInputError(f"{path}: parameters.{name}.values = {spec!r}; write a list of values [a, b]")
+    if not spec:
+        raise TybaltInputError(f"{path}: parameters.{name} is an empty list; give at least one value")
+    values = tuple(_checked_value(path, f"parameters.{name}", name, value, context) for value in spec)
+    if len(set(values)) != len(values):
+        raise TybaltInputError(f"{path}: parameters.{name} repeats a value; list each value once")
+    return values
+
+
+def _parse_conditions(path: str, name: str, spec: Any, earlier: dict[str, Parameter]) -> Conditions:
+    """``when: {parent: [values]}``: each parent a list parameter listed before ``name``, each value one of its."""
+    if spec is None:
+        return ()
+    where = f"parameters.{name}.when"
+    if not isinstance(spec, dict) or not spec:
+        raise TybaltInputError(f"{path}: {where} = {spec!r}; write a mapping such as {{depth: [1]}}")
+    conditions = []
+    for parent, wanted in spec.items():
+        parameter = earlier.get(parent)
+        if not isinstance(parameter, Discrete):
+            listed = [n for n, p in earlier.items() if isinstance(p, Discrete)]
+            raise TybaltInputError(f"{path}: {where} names {parent!r}, which is not a list parameter listed before "
+                                   f"{name}{_suggestion(str(parent), listed)}; condition on one of: "
+                                   f"{', '.join(listed) or '(none)'}")
+        wanted = wanted if isinstance(wanted, list) else [wanted]
+        # Converted only: membership in the parent's (already checked) values is the check that matters.
+        values = tuple(_checked_value(path, f"{where}.{parent}", parent, value) for value in wanted)
+        outside = [value for value in values if value not in parameter.values]
+        if not values or outside:
+            raise TybaltInputError(f"{path}: {where}.{parent} = {wanted!r} is not a non-empty list of {parent}'s "
+                                   f"values; choose from {list(parameter.values)}")
+        conditions.append((parent, values))
+    return tuple(conditions)
+
+
+def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any], when: Conditions) -> Range:
     """A {min, max[, step][, sampling][, type]} mapping, checked against the parameter's declared type."""
     where = f"parameters.{name}"
     _check_keys(path, where, spec, RANGE_KEYS)
@@ -195,7 +298,7 @@ def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any]) -> R
             raise TybaltInputError(f"{path}: {where}.step = {step!r}; give a positive step no larger than max - min")
         if kind == "int" and not _is_int(step):
             raise TybaltInputError(f"{path}: {where}.step must be an integer for an int range")
-    return Range(low=low, high=high, integer=kind == "int", step=step, sampling=sampling)
+    return Range(low=low, high=high, integer=kind == "int", step=step, sampling=sampling, when=when)
 
 
 def _checked_value(path: str, where: str, name: str, value: Any, context: dict[str, Any] | None = None) -> Any:

@@ -15,12 +15,13 @@ import logging
 import math
 import os
 import sys
-from typing import Any
+from typing import Any, Iterable, Iterator
 
 import tybalt
-from atomic_files import write_text
+from atomic_files import write_chunks
 from candle_compat import read_config_file
 from errors import TybaltInputError
+from parameters import LOG10_PARAMETERS
 from search_space import WORKFLOWS_DIR, Discrete, Range, SearchSpace, grid_points, load_search_space
 
 logger = logging.getLogger(__name__)
@@ -28,20 +29,27 @@ logger = logging.getLogger(__name__)
 MODEL_SCRIPT = "$(pwd)/Tybalt/tybalt_baseline_keras2.py"  # Biowulf .in files are submitted from the repo root
 BIOWULF_CONTROL = {"nworkers": 4, "worker_type": "v100x", "walltime": "12:00:00", "run_workflow": 1}
 MLRMBO_ITERATIONS = 3
-SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200}
+# IGNORE_ERRORS=1: a failed trial gets no result (NaN) instead of aborting the campaign. SH_TIMEOUT (app mode's
+# `timeout` around one trial) leaves 15 minutes beyond BENCHMARK_TIMEOUT (training stops cleanly at that) for
+# start-up, data loading and writing outputs; both follow an overridden BENCHMARK_TIMEOUT.
+SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200,
+                   "SH_TIMEOUT": "$(( BENCHMARK_TIMEOUT + 900 ))", "IGNORE_ERRORS": 1}
+# The cfg-prm file's own folder, however it is sourced: the .R file generated beside it is there.
+CFG_FOLDER = '$(CDPATH= cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)'
+LOG10_TWINS = {name: log_name for log_name, name in LOG10_PARAMETERS.items()}
 
 
-def upf_lines(space: SearchSpace) -> list[str]:
-    """One JSON object per grid point, each with a unique id naming the space and the point's number."""
-    width = len(str(space.grid_size))
-    return [json.dumps({"id": f"{space.name}_{i:0{width}d}", **point})
-            for i, point in enumerate(grid_points(space), start=1)]
+def upf_lines(space: SearchSpace) -> Iterator[str]:
+    """One JSON object per distinct trial, each with a unique id naming the space and the trial's number."""
+    width = len(str(space.trial_count))
+    for number, point in enumerate(grid_points(space), start=1):
+        yield json.dumps({"id": f"{space.name}_{number:0{width}d}", **point})
 
 
 def mlrmbo_params(space: SearchSpace) -> list[str]:
     """ParamHelpers constructors, one per parameter; fixed values become one-value discrete parameters."""
     fixed = [_discrete_param(name, (value,)) for name, value in space.fixed.items()]
-    return fixed + [_discrete_param(name, p.values) if isinstance(p, Discrete) else _range_param(name, p)
+    return fixed + [_discrete_param(name, p.values) if isinstance(p, Discrete) else _range_param(space, name, p)
                     for name, p in space.parameters.items()]
 
 
@@ -49,28 +57,29 @@ def mlrmbo_param_set_file(space: SearchSpace) -> str:
     """The R file the mlrMBO workflow sources: ``param.set <- makeParamSet(...)``."""
     body = ",\n".join(f"  {line}" for line in mlrmbo_params(space))
     return (f"# {space.name}: {space.description}\n# Generated from {space.name}.yaml by "
-            f"Tybalt/workflow_files.py; edit the YAML, not this file.\nparam.set <- makeParamSet(\n{body}\n)\n")
+            f"Tybalt/workflow_files.py; edit the YAML, not this file.\n{_unconditional_note(space)}"
+            f"param.set <- makeParamSet(\n{body}\n)\n")
 
 
 def design_size(space: SearchSpace) -> int:
     """Initial design points: at least the largest discrete value count (the R driver stops otherwise)
     and at least twice the number of searched parameters."""
-    counts = [len(p.values) if isinstance(p, Discrete) else _step_index_bounds(p)[1] + 1
-              for p in space.parameters.values() if isinstance(p, Discrete) or p.step]
+    counts = [len(p.values) if isinstance(p, Discrete) else _index_count(p)
+              for p in space.parameters.values() if isinstance(p, Discrete) or _is_indexed(p)]
     return max(counts + [2 * len(space.parameters)])
 
 
 def cfg_prm_file(space: SearchSpace) -> str:
     """mlrMBO settings; every value can still be overridden from the environment."""
     size = design_size(space)
-    settings = {"PARAM_SET_FILE": f"$EMEWS_PROJECT_ROOT/data/{space.name}.R", "DESIGN_SIZE": size,
+    settings = {"PARAM_SET_FILE": f"{CFG_FOLDER}/{space.name}.R", "DESIGN_SIZE": size,
                 "PROPOSE_POINTS": size, "MAX_ITERATIONS": MLRMBO_ITERATIONS,
                 "MAX_BUDGET": size * (MLRMBO_ITERATIONS + 1)}
     return _shell_settings(space, "mlrMBO parameters (cfg-prm)", settings)
 
 
 def cfg_sys_file(space: SearchSpace) -> str:
-    """Supervisor system settings: processes, walltime, queue, the per-trial timeout."""
+    """Supervisor system settings: processes, walltime, queue, the per-trial timeouts, failed trials ignored."""
     return _shell_settings(space, "Supervisor system settings (cfg-sys)", SYSTEM_SETTINGS)
 
 
@@ -81,8 +90,9 @@ def default_model_lines(overrides: dict[str, Any]) -> list[str]:
     return [f"{key} = {value!r}" for key, value in {**defaults, **overrides}.items()]
 
 
-def biowulf_input_file(space: SearchSpace) -> str:
-    """``candle submit-job`` input: &control, &default_model and &param_space sections, each closed by '/'."""
+def biowulf_input_file(space: SearchSpace) -> Iterator[str]:
+    """``candle submit-job`` input, streamed: &control, &default_model and &param_space sections, each closed by
+    '/'. The mlrMBO parameters are built (and checked) before the first line is yielded."""
     control = {"model_script": MODEL_SCRIPT, "workflow": "grid" if space.is_grid else "bayesian",
                **BIOWULF_CONTROL}
     if not space.is_grid:
@@ -93,57 +103,110 @@ def biowulf_input_file(space: SearchSpace) -> str:
     sections = [("control", [f"{k} = {v}" for k, v in control.items()]),
                 ("default_model", default_model_lines(space.fixed)),
                 ("param_space", param_space)]
-    return "\n".join(f"&{title}\n" + "".join(f"  {line}\n" for line in lines) + "/\n" for title, lines in sections)
+    return _section_lines(sections)
 
 
-def workflow_files(space: SearchSpace) -> dict[str, str]:
-    """File name -> contents of everything generated from one search space."""
-    files = {f"cfg-sys-{space.name}.sh": cfg_sys_file(space), f"{space.name}.in": biowulf_input_file(space)}
+def workflow_files(space: SearchSpace) -> dict[str, Iterable[str]]:
+    """File name -> the text chunks of everything generated from one search space (grid lines stay lazy)."""
+    files = {f"cfg-sys-{space.name}.sh": [cfg_sys_file(space)], f"{space.name}.in": biowulf_input_file(space)}
     if space.is_grid:
-        files[f"{space.name}.upf"] = "\n".join(upf_lines(space)) + "\n"
+        files[f"{space.name}.upf"] = (f"{line}\n" for line in upf_lines(space))
     else:
-        files[f"{space.name}.R"] = mlrmbo_param_set_file(space)
-        files[f"cfg-prm-{space.name}.sh"] = cfg_prm_file(space)
+        files[f"{space.name}.R"] = [mlrmbo_param_set_file(space)]
+        files[f"cfg-prm-{space.name}.sh"] = [cfg_prm_file(space)]
     return files
 
 
 def write_workflow_files(yaml_dir: str, output_dir: str) -> list[str]:
-    """Generate the files of every YAML in ``yaml_dir`` into ``output_dir``; return the paths written."""
+    """Generate the files of every YAML in ``yaml_dir`` into ``output_dir``; return the paths written.
+
+    Every YAML is loaded and its small files built before anything is written, so one bad file replaces nothing.
+    """
     paths = sorted(glob.glob(os.path.join(yaml_dir, "*.yaml")))
     if not paths:
         raise TybaltInputError(f"no search-space YAML files in {yaml_dir}; add one (see README_hpo.md)")
+    planned = [workflow_files(load_search_space(path)) for path in paths]
     os.makedirs(output_dir, exist_ok=True)
     written = []
-    for path in paths:
-        for name, text in workflow_files(load_search_space(path)).items():
-            write_text(os.path.join(output_dir, name), text)
+    for files in planned:
+        for name, chunks in files.items():
+            write_chunks(os.path.join(output_dir, name), chunks)
             written.append(os.path.join(output_dir, name))
     return written
+
+
+def _section_lines(sections: list[tuple[str, Iterable[str]]]) -> Iterator[str]:
+    """The ``&title`` ... ``/`` sections of a Biowulf input file, one line at a time."""
+    for number, (title, lines) in enumerate(sections):
+        if number:
+            yield "\n"
+        yield f"&{title}\n"
+        for line in lines:
+            yield f"  {line}\n"
+        yield "/\n"
+
+
+def _unconditional_note(space: SearchSpace) -> str:
+    """R comments naming the conditional parameters mlrMBO searches everywhere (mlrMBO-ils.R's random forest
+    cannot take the missing values of inactive parameters); the benchmark ignores them where inactive."""
+    return "".join(f"# {name} is active only when {_conditions_text(p)}; mlrMBO proposes it in every trial and "
+                   f"the benchmark ignores it elsewhere.\n" for name, p in space.parameters.items() if p.when)
+
+
+def _conditions_text(p: Discrete | Range) -> str:
+    """'depth is 1', 'depth is one of 1, 2' ... joined by 'and'."""
+    return " and ".join(f"{parent} is {'one of ' if len(values) > 1 else ''}{', '.join(map(str, values))}"
+                        for parent, values in p.when)
 
 
 def _discrete_param(name: str, values: tuple) -> str:
     return f'makeDiscreteParam("{name}", values = c({", ".join(_r_literal(v) for v in values)}))'
 
 
-def _range_param(name: str, p: Range) -> str:
-    """Integer, numeric, log-scaled (exponent + trafo) or stepped (index + trafo) ParamHelpers parameter."""
-    if p.step:
-        low, high = _step_index_bounds(p)
-        start, step = (f"{int(p.low)}L", f"{int(p.step)}L") if p.integer else (_r_literal(p.low), _r_literal(p.step))
-        return (f'makeIntegerParam("{name}", lower = {low}, upper = {high}, '
-                f"trafo = function(x) {start} + {step} * x)")
-    if p.sampling == "log":
-        transform = "round(10^x)" if p.integer else "10^x"
+def _range_param(space: SearchSpace, name: str, p: Range) -> str:
+    """Integer, numeric, log10-searched float, log-scaled integer or indexed (from 1) ParamHelpers parameter."""
+    if _is_indexed(p):
+        return _index_param(name, p)
+    if p.sampling == "log" and p.integer:
         return (f'makeNumericParam("{name}", lower = {_r_literal(math.log10(p.low))}, '
-                f"upper = {_r_literal(math.log10(p.high))}, trafo = function(x) {transform})")
+                f"upper = {_r_literal(math.log10(p.high))}, trafo = function(x) round(10^x))")
+    if p.sampling == "log":
+        return _log10_param(space, name, p)
     if p.integer:
         return f'makeIntegerParam("{name}", lower = {int(p.low)}, upper = {int(p.high)})'
     return f'makeNumericParam("{name}", lower = {_r_literal(p.low)}, upper = {_r_literal(p.high)})'
 
 
-def _step_index_bounds(p: Range) -> tuple[int, int]:
-    """Index range 0..n of a stepped range, so value = low + step * index stays within [low, high]."""
-    return 0, int(math.floor((p.high - p.low) / p.step + 1e-9))
+def _log10_param(space: SearchSpace, name: str, p: Range) -> str:
+    """A log-sampled float searched as its log10_<name> twin, which the benchmark turns back into ``name``.
+
+    A ``10^x`` trafo would be sent to the benchmark after the Supervisor's toJSON rounds it to 4 decimals.
+    """
+    if name not in LOG10_TWINS:
+        raise TybaltInputError(f"{space.source}: parameters.{name} is log-sampled, but mlrMBO passes proposals "
+                               f"rounded to 4 decimals and {name} has no log10_ twin (only "
+                               f"{', '.join(sorted(LOG10_TWINS))} do); use a list or a linear range for {name}")
+    return (f'makeNumericParam("{LOG10_TWINS[name]}", lower = {_r_literal(math.log10(p.low))}, '
+            f"upper = {_r_literal(math.log10(p.high))})")
+
+
+def _is_indexed(p: Range) -> bool:
+    """Searched as an index from 1: stepped ranges, and integer ranges mlrMBO-ils.R would pin (lower 0 or
+    upper 1 make it fix the parameter at the best value instead of narrowing around it)."""
+    return bool(p.step) or (p.integer and p.sampling == "linear" and (p.low == 0 or p.high == 1))
+
+
+def _index_count(p: Range) -> int:
+    """Values of an indexed range: low, low + step, ... up to high."""
+    return int(math.floor((p.high - p.low) / (p.step or 1) + 1e-9)) + 1
+
+
+def _index_param(name: str, p: Range) -> str:
+    """An integer index 1..n whose trafo gives low + step * (index - 1), so mlrMBO-ils.R narrows it."""
+    step = p.step or 1
+    start, step = (f"{int(p.low)}L", f"{int(step)}L") if p.integer else (_r_literal(p.low), _r_literal(step))
+    return (f'makeIntegerParam("{name}", lower = 1, upper = {_index_count(p)}, '
+            f"trafo = function(x) {start} + {step} * (x - 1L))")
 
 
 def _r_literal(value: Any) -> str:

@@ -17,7 +17,6 @@ import sys
 from dataclasses import dataclass
 
 import numpy as np
-import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "Tybalt"))
@@ -113,30 +112,31 @@ def plot_codes(values: np.ndarray, results: list[Reconstruction], path: str) -> 
 
 
 def run_searches(output_dir: str) -> None:
-    """Tune depth x hidden_dim (24 configurations, binary data), then latent_dim (continuous data), by RandomSearch.
+    """Tune depth x hidden_dim (24 configurations in 21 distinct models, binary data), then latent_dim (continuous
+    data), by RandomSearch.
 
     Each search goes through the entry point's ``run()`` with ``tuner='random'``, as the command line would run it.
     """
     import tybalt_baseline_keras2 as benchmark
     from hpo_results import BEST_PARAMS_FILE
+    from search_space import load_search_space
 
     for space in SEARCH_SPACES:
         name = os.path.splitext(space)[0]
-        with open(os.path.join(REPO, "workflows", space)) as handle:
-            definition = yaml.safe_load(handle)
-        variant = definition["fixed"].get("toy_variant", "binary")
-        n_configurations = int(np.prod([len(values) for values in definition["parameters"].values()]))
+        definition = load_search_space(name)
+        variant = definition.fixed.get("toy_variant", "binary")
         folder = os.path.join(output_dir, name)
-        print(f"\nsearching {space} ({n_configurations} configurations) on the {variant} toy data")
+        print(f"\nsearching {space} ({definition.configuration_count} configurations, {definition.trial_count} "
+              f"distinct models) on the {variant} toy data")
         saved_argv, sys.argv = sys.argv, [benchmark.__file__, "--tuner", "random", "--search_space", name,
-                                          "--max_trials", str(n_configurations), "--output_dir", folder]
+                                          "--max_trials", str(definition.trial_count), "--output_dir", folder]
         try:
             history = benchmark.run(benchmark.initialize_parameters())
         finally:
             sys.argv = saved_argv
         with open(os.path.join(folder, BEST_PARAMS_FILE)) as handle:
             best = json.load(handle)
-        searched = {key: best["params"][key] for key in definition["parameters"]}
+        searched = {key: best["params"][key] for key in definition.parameters if key in best["params"]}
         print(f"best of {space}: val_loss {history.history['val_loss'][-1]:.2e} at {searched}")
 
 

@@ -1,7 +1,6 @@
 """The 3-gene teaching example: toy data, the plain 'ae' model, PCA vs shallow and deep autoencoders, searches."""
 
 import importlib.util
-import itertools
 import json
 import os
 import re
@@ -18,6 +17,7 @@ from errors import TybaltInputError
 from keras_backend import keras
 from models import build_autoencoder
 from parameters import check_parameters
+from search_space import grid_points, load_search_space
 from training import compile_autoencoder, set_seed, train
 
 EXAMPLE = os.path.join(REPO, "examples", "basic_autoencoders.py")
@@ -179,15 +179,14 @@ def test_binary_toy_data_already_fit_a_1_d_code_which_is_why_the_latent_search_u
     assert final_val_loss(tiny_params, tmp_path, latent_dim=1, toy_variant="binary") < toy_errors["pca"].mean() / 10
 
 
-@pytest.mark.parametrize("space, n_configurations", [("toy_depth_width.yaml", 24), ("toy_latent_dim.yaml", 3)])
-def test_toy_search_spaces_hold_only_valid_configurations(space, n_configurations):
-    with open(os.path.join(REPO, "workflows", space)) as handle:
-        definition = yaml.safe_load(handle)
-    names = list(definition["parameters"])
-    grid = list(itertools.product(*(definition["parameters"][name] for name in names)))
-    assert len(grid) == n_configurations
+@pytest.mark.parametrize("space, n_configurations, n_trials", [("toy_depth_width", 24, 21), ("toy_latent_dim", 3, 3)])
+def test_toy_search_spaces_hold_only_valid_configurations(space, n_configurations, n_trials):
+    definition = load_search_space(space)
+    grid = list(grid_points(definition))
+    assert definition.configuration_count == n_configurations
+    assert len(grid) == definition.trial_count == n_trials
     for point in grid:
-        checked = check_parameters({**definition["fixed"], **dict(zip(names, point))})
+        checked = check_parameters(point)
         assert checked["data_source"] == "toy" and checked["model_type"] == "ae"
 
 

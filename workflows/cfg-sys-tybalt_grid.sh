@@ -1,7 +1,9 @@
-# Supervisor system settings (cfg-sys) for tybalt_grid: The Tybalt study grid (Way & Greene 2018), 2 x 2 x 4 x 4 x 4 x 5 = 1,280 VAE configurations
+# Supervisor system settings (cfg-sys) for tybalt_grid: The Tybalt study grid (Way & Greene 2018), 2 x 2 x 4 x 4 x 4 x 5 = 1,280 VAE configurations in 960 trials (hidden_dim is unused at depth 0, so each depth-0 model is trained once for both widths)
 # Generated from tybalt_grid.yaml by Tybalt/workflow_files.py; edit the YAML, not this file.
 export PROCS=${PROCS:-6}
 export PPN=${PPN:-1}
 export WALLTIME=${WALLTIME:-12:00:00}
 export QUEUE=${QUEUE:-gpu}
 export BENCHMARK_TIMEOUT=${BENCHMARK_TIMEOUT:-7200}
+export SH_TIMEOUT=${SH_TIMEOUT:-$(( BENCHMARK_TIMEOUT + 900 ))}
+export IGNORE_ERRORS=${IGNORE_ERRORS:-1}
