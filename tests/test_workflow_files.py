@@ -2,6 +2,7 @@
 
 import filecmp
 import json
+import math
 import os
 import re
 import shutil
@@ -10,6 +11,8 @@ import subprocess
 import pytest
 
 from conftest import REPO
+from errors import TybaltInputError
+from parameters import check_parameters
 from search_space import Discrete, load_search_space
 from workflow_files import WORKFLOWS_DIR, design_size, write_workflow_files
 
@@ -27,12 +30,19 @@ def test_committed_workflow_files_are_what_the_generator_writes(tmp_path):
     assert mismatch == [] and errors == [], "run `make workflows` and commit workflows/"
 
 
-def test_grid_upf_has_1280_unique_ids_and_configurations():
-    with open(os.path.join(WORKFLOWS_DIR, "tybalt_grid.upf")) as handle:
+@pytest.mark.parametrize("name, n_trials, n_configurations", [("tybalt_grid", 960, 1280), ("toy_depth_width", 21, 24)])
+def test_grid_upf_trains_each_distinct_model_once_and_covers_every_configuration(name, n_trials, n_configurations):
+    with open(os.path.join(WORKFLOWS_DIR, f"{name}.upf")) as handle:
         trials = [json.loads(line) for line in handle]
-    assert len(trials) == 1280
-    assert len({t["id"] for t in trials}) == 1280
-    assert len({json.dumps({k: v for k, v in t.items() if k != "id"}, sort_keys=True) for t in trials}) == 1280
+    assert len(trials) == n_trials
+    assert len({t["id"] for t in trials}) == n_trials
+    assert len({json.dumps({k: v for k, v in t.items() if k != "id"}, sort_keys=True) for t in trials}) == n_trials
+    # A trial without hidden_dim (depth 0, where it is unused) stands for every listed width.
+    widths = load_search_space(name).parameters["hidden_dim"].values
+    covered = {(t["depth"], width, *(t[k] for k in sorted(t) if k not in ("id", "depth", "hidden_dim")))
+               for t in trials for width in ([t["hidden_dim"]] if "hidden_dim" in t else widths)}
+    assert len(covered) == n_configurations
+    assert all(("hidden_dim" in t) == (t["depth"] > 0) for t in trials)
 
 
 def test_every_upf_key_is_a_benchmark_parameter():
@@ -73,7 +83,7 @@ def test_biowulf_input_files_have_the_three_sections(name):
     for key, value in space.fixed.items():
         assert defaults[key] == repr(value)
     if space.is_grid:
-        assert len(sections["param_space"]) == space.grid_size
+        assert len(sections["param_space"]) == space.trial_count
         assert all(json.loads(line)["id"] for line in sections["param_space"])
     else:
         assert int(control["design_size"]) >= max(len(p.values) for p in space.parameters.values()
@@ -96,23 +106,131 @@ def test_design_size_covers_the_largest_discrete_parameter(tmp_path):
     assert design_size(load_search_space(str(path))) >= 13
 
 
-@pytest.mark.skipif(shutil.which("Rscript") is None,
-                    reason="Rscript not installed (apt-get install r-cran-paramhelpers)")
+def require_r_packages(*packages):
+    """Skip unless Rscript can load ``packages`` (.ci/run installs them on CI)."""
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed (apt-get install r-cran-paramhelpers r-cran-jsonlite)")
+    loads = "; ".join(f"library({package})" for package in packages)
+    if subprocess.run(["Rscript", "-e", loads], capture_output=True).returncode != 0:
+        pytest.skip(f"R packages {', '.join(packages)} not all installed (apt-get install r-cran-paramhelpers "
+                    "r-cran-jsonlite)")
+
+
+def run_r(script):
+    """Source the generated tybalt_bayesian.R with ParamHelpers loaded, run ``script``, return its output."""
+    prelude = ("suppressMessages(library(ParamHelpers)); suppressMessages(library(jsonlite)); "
+               f"source('{os.path.join(WORKFLOWS_DIR, 'tybalt_bayesian.R')}'); ")
+    result = subprocess.run(["Rscript", "-e", prelude + script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()
+
+
 def test_mlrmbo_parameter_file_parses_with_paramhelpers():
-    if subprocess.run(["Rscript", "-e", "library(ParamHelpers)"], capture_output=True).returncode != 0:
-        pytest.skip("R package ParamHelpers not installed (apt-get install r-cran-paramhelpers)")
-    script = (
-        "suppressMessages(library(ParamHelpers)); "
-        f"source('{os.path.join(WORKFLOWS_DIR, 'tybalt_bayesian.R')}'); "
+    require_r_packages("ParamHelpers", "jsonlite")
+    ids, ranges = run_r(
         "stopifnot(inherits(param.set, 'ParamSet')); cat(getParamIds(param.set), sep=','); cat('\\n'); "
         "set.seed(1); d <- generateDesign(200, param.set, trafo = TRUE); "
-        "cat(range(d$learning_rate), range(d$epochs), range(d$hidden_dim), sep=',')")
-    result = subprocess.run(["Rscript", "-e", script], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    ids, ranges = result.stdout.strip().splitlines()
-    assert ids.split(",") == ["model_type", "depth", "hidden_dim", "kappa", "batch_size", "epochs",
-                              "learning_rate"]
+        "cat(range(d$log10_learning_rate), range(d$epochs), range(d$hidden_dim), sep=',')")
+    assert ids.split(",") == ["model_type", "depth", "hidden_dim", "log10_kappa", "batch_size", "epochs",
+                              "log10_learning_rate"]
     lr_low, lr_high, ep_low, ep_high, hd_low, hd_high = map(float, ranges.split(","))
-    assert 0.0005 <= lr_low < lr_high <= 0.0025
+    assert math.log10(0.0005) <= lr_low < lr_high <= math.log10(0.0025)
     assert 10 <= ep_low < ep_high <= 100 and ep_low % 10 == 0 and ep_high % 10 == 0
     assert 100 <= hd_low < hd_high <= 300
+
+
+def test_integer_parameters_are_indexed_so_mlrmbo_ils_narrows_them_instead_of_pinning_them():
+    # mlrMBO-ils.R fixes an important integer parameter at its best value when its lower bound is 0 or its upper
+    # bound 1, and narrows it (best +- 10 %) otherwise.
+    require_r_packages("ParamHelpers", "jsonlite")
+    lines = run_r(
+        "for (p in param.set$pars) if (p$type == 'integer') { values <- p$lower:p$upper; "
+        "if (!is.null(p$trafo)) values <- sapply(values, p$trafo); cat(p$id, p$lower, p$upper, values, '\\n') }")
+    integers = {line.split()[0]: [int(float(v)) for v in line.split()[1:]] for line in lines}
+    assert set(integers) == {"hidden_dim", "batch_size", "epochs"}
+    for name, (lower, upper, *values) in integers.items():
+        assert lower >= 1 and upper != 1, name
+    assert integers["hidden_dim"][2:] == [100, 150, 200, 250, 300]
+    assert integers["epochs"][2:] == list(range(10, 101, 10))
+    assert integers["batch_size"][2:] == list(range(50, 201))
+
+
+def test_mlrmbo_proposals_reach_the_benchmark_with_at_least_3_significant_digits():
+    # As mlrMBO and the Supervisor do it: design rows -> trafoValue -> toJSON(auto_unbox = TRUE), 4 decimals.
+    require_r_packages("ParamHelpers", "jsonlite")
+    proposals, exact = run_r(
+        "set.seed(1); xs <- dfRowsToList(generateDesign(40, param.set), param.set); "
+        "xs <- lapply(xs, trafoValue, par = param.set); "
+        "cat(paste0(sapply(xs, toJSON, auto_unbox = TRUE), collapse = ';'), '\\n'); "
+        "cat(sprintf('%.17g,%.17g', sapply(xs, `[[`, 'log10_learning_rate'), sapply(xs, `[[`, 'log10_kappa')), "
+        "sep = ';')")
+    received = [check_parameters(json.loads(text)) for text in proposals.split(";")]
+    intended = [tuple(10 ** float(v) for v in pair.split(",")) for pair in exact.split(";")]
+    assert len(received) == len(intended) == 40
+    for trial, (learning_rate, kappa) in zip(received, intended):
+        assert trial["learning_rate"] == pytest.approx(learning_rate, rel=2e-4)
+        assert trial["kappa"] == pytest.approx(kappa, rel=2e-4)
+        assert 0.0005 <= trial["learning_rate"] <= 0.0025 and 0.01 <= trial["kappa"] <= 1.0
+    assert len({round(t["learning_rate"], 9) for t in received}) == 40
+    # What the 10^x trafo sent before: 4 decimals of the learning rate itself, off by up to 10 % (0.000747 -> 0.0007).
+    assert max(abs(round(learning_rate, 4) - learning_rate) / learning_rate for learning_rate, _ in intended) > 0.05
+
+
+def test_a_log10_value_rounded_to_4_decimals_gives_learning_rate_to_3_significant_digits():
+    for learning_rate in (0.000747, 0.0005, 0.0025, 0.00123456, 0.0019999):
+        sent = round(math.log10(learning_rate), 4)
+        received = check_parameters({"log10_learning_rate": sent, "log10_kappa": round(math.log10(0.0123), 4)})
+        assert received["learning_rate"] == pytest.approx(learning_rate, rel=2e-4)
+        assert f"{received['learning_rate']:.3g}" == f"{learning_rate:.3g}"
+        assert received["kappa"] == pytest.approx(0.0123, rel=2e-4)
+        assert received["log10_learning_rate"] is None and received["log10_kappa"] is None
+
+
+def test_log10_learning_rate_takes_precedence_over_learning_rate_and_is_applied_once():
+    received = check_parameters({"learning_rate": 0.1, "log10_learning_rate": "-3"})  # JSON may carry text
+    assert received["learning_rate"] == pytest.approx(0.001)
+    assert check_parameters(received)["learning_rate"] == pytest.approx(0.001)
+    assert check_parameters({"learning_rate": 0.1, "log10_learning_rate": None})["learning_rate"] == 0.1
+    with pytest.raises(TybaltInputError, match="log10_learning_rate = 400.0 gives a learning_rate too large"):
+        check_parameters({"log10_learning_rate": 400})
+
+
+def sourced_settings(cfg_file, names, cwd, **environment):
+    """Values of ``names`` after bash sources ``cfg_file`` (a path relative to ``cwd``) as the Supervisor does."""
+    script = f"set -eu; source {cfg_file}; " + "; ".join(f'echo "${{{name}}}"' for name in names)
+    result = subprocess.run(["bash", "-c", script], cwd=cwd, capture_output=True, text=True, timeout=30,
+                            env={"PATH": os.environ["PATH"], **environment})
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
+
+
+def test_cfg_prm_points_param_set_file_at_the_r_file_beside_it_from_any_folder(tmp_path):
+    relative = os.path.relpath(os.path.join(WORKFLOWS_DIR, "cfg-prm-tybalt_bayesian.sh"), tmp_path)
+    [param_set_file] = sourced_settings(relative, ["PARAM_SET_FILE"], cwd=tmp_path)
+    assert param_set_file == os.path.join(os.path.realpath(WORKFLOWS_DIR), "tybalt_bayesian.R")
+    assert os.path.isfile(param_set_file)
+    assert sourced_settings(relative, ["PARAM_SET_FILE"], cwd=tmp_path, PARAM_SET_FILE="/x/mine.R") == ["/x/mine.R"]
+
+
+@pytest.mark.parametrize("name", sorted(n for n in os.listdir(WORKFLOWS_DIR) if n.startswith("cfg-sys-")))
+def test_cfg_sys_lets_a_campaign_survive_a_failed_trial_with_overridable_timeouts(name, tmp_path):
+    cfg_file = os.path.join(WORKFLOWS_DIR, name)
+    names = ["BENCHMARK_TIMEOUT", "SH_TIMEOUT", "IGNORE_ERRORS"]
+    assert sourced_settings(cfg_file, names, cwd=tmp_path) == ["7200", "8100", "1"]
+    assert sourced_settings(cfg_file, names, cwd=tmp_path, BENCHMARK_TIMEOUT="600") == ["600", "1500", "1"]
+    assert sourced_settings(cfg_file, names, cwd=tmp_path, SH_TIMEOUT="50", IGNORE_ERRORS="0") == ["7200", "50", "0"]
+
+
+def test_a_bad_yaml_stops_generation_before_any_file_is_replaced(tmp_path):
+    yaml_dir, output_dir = tmp_path / "spaces", tmp_path / "out"
+    yaml_dir.mkdir()
+    output_dir.mkdir()
+    (yaml_dir / "a_good.yaml").write_text("parameters:\n  latent_dim: [2, 3]\n")
+    (output_dir / "a_good.upf").write_text("the previous file\n")
+    for bad in ("parameters:\n  depth: [0, 1]\n  hidden_dim: {values: [8], when: {dept: [1]}}\n",
+                "parameters:\n  sparsity: {min: 0.000001, max: 0.001, sampling: log}\n"):  # no log10_sparsity
+        (yaml_dir / "b_bad.yaml").write_text(bad)
+        with pytest.raises(TybaltInputError, match="b_bad.yaml"):
+            write_workflow_files(str(yaml_dir), str(output_dir))
+        assert os.listdir(output_dir) == ["a_good.upf"]
+        assert (output_dir / "a_good.upf").read_text() == "the previous file\n"
