@@ -3,7 +3,9 @@
 Tuners: random, bayesian, hyperband, grid (Tybalt autoencoders, objective ``val_loss``: the last epoch's, as
 the CANDLE Supervisor reads it) and sklearn (linear baselines PCA / FastICA / NMF, objective the
 cross-validated reconstruction MSE). Every trial also reports ``val_reconstruction_mse`` (mean squared error
-per value of held-out samples), the common scale for comparing deep and linear models.
+per value of held-out samples), the common scale for comparing deep and linear models. A conditional parameter
+of the space (``when``) is declared in KerasTuner's ``hp.conditional_scope``: a trial where it is inactive leaves it
+out (the grid tuner trains each distinct model once).
 
 A trial that raises or ends with a NaN objective is recorded as FAILED and the search goes on. With
 KERASTUNER_TUNER_ID / KERASTUNER_ORACLE_IP / KERASTUNER_ORACLE_PORT set, KerasTuner runs distributed: the
@@ -16,7 +18,7 @@ import logging
 import math
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -142,7 +144,9 @@ class LinearHyperModel(kt.HyperModel):
     def build(self, hp):
         method = hp.Choice("linear_model", list(LINEAR_METHODS))
         latent = self.space.parameters.get("latent_dim")
-        subspace = SearchSpace(self.space.name, "", parameters={"latent_dim": latent} if latent else {})
+        # Alone in this subspace: conditions on the deep models' parameters do not apply to the linear ones.
+        searched = {"latent_dim": replace(latent, when=())} if latent else {}
+        subspace = SearchSpace(self.space.name, "", parameters=searched)
         n_components = define_hyperparameters(subspace, hp).get("latent_dim", self.params["latent_dim"])
         return linear_method(method, n_components, self.params["rng_seed"])
 

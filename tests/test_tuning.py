@@ -156,3 +156,13 @@ def test_distributed_search_runs_trials_on_both_workers_and_the_chief_records_al
     assert ran["tuner0"] and ran["tuner1"], "each worker ran at least one trial"
     assert not ran["tuner0"] & ran["tuner1"]
     assert ran["tuner0"] | ran["tuner1"] == set(chief["trial_id"].astype(str))
+
+
+def test_grid_search_over_a_conditional_space_trains_each_distinct_model_once(tmp_path, shared_data_dir):
+    space = tmp_path / "conditional.yaml"
+    space.write_text("parameters:\n  depth: [0, 1]\n  hidden_dim: {values: [8, 16], when: {depth: [1]}}\n")
+    _, table, _ = search(tmp_path, shared_data_dir, tuner="grid", search_space=str(space), max_trials=10)
+    assert_all_completed(table, ["depth", "hidden_dim"])
+    trials = sorted((depth, None if math.isnan(width) else int(width))
+                    for depth, width in zip(table["depth"], table["hidden_dim"]))
+    assert trials == [(0, None), (1, 8), (1, 16)]  # 4 configurations, the two at depth 0 being one model

@@ -117,16 +117,15 @@ def require_r_packages(*packages):
 
 
 def run_r(script):
-    """Source the generated tybalt_bayesian.R with ParamHelpers loaded, run ``script``, return its output."""
-    prelude = ("suppressMessages(library(ParamHelpers)); suppressMessages(library(jsonlite)); "
-               f"source('{os.path.join(WORKFLOWS_DIR, 'tybalt_bayesian.R')}'); ")
+    """Source the generated tybalt_bayesian.R with ParamHelpers loaded, run ``script``, return its output lines."""
+    prelude = f"suppressMessages(library(ParamHelpers)); source('{os.path.join(WORKFLOWS_DIR, 'tybalt_bayesian.R')}'); "
     result = subprocess.run(["Rscript", "-e", prelude + script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()
 
 
 def test_mlrmbo_parameter_file_parses_with_paramhelpers():
-    require_r_packages("ParamHelpers", "jsonlite")
+    require_r_packages("ParamHelpers")
     ids, ranges = run_r(
         "stopifnot(inherits(param.set, 'ParamSet')); cat(getParamIds(param.set), sep=','); cat('\\n'); "
         "set.seed(1); d <- generateDesign(200, param.set, trafo = TRUE); "
@@ -142,7 +141,7 @@ def test_mlrmbo_parameter_file_parses_with_paramhelpers():
 def test_integer_parameters_are_indexed_so_mlrmbo_ils_narrows_them_instead_of_pinning_them():
     # mlrMBO-ils.R fixes an important integer parameter at its best value when its lower bound is 0 or its upper
     # bound 1, and narrows it (best +- 10 %) otherwise.
-    require_r_packages("ParamHelpers", "jsonlite")
+    require_r_packages("ParamHelpers")
     lines = run_r(
         "for (p in param.set$pars) if (p$type == 'integer') { values <- p$lower:p$upper; "
         "if (!is.null(p$trafo)) values <- sapply(values, p$trafo); cat(p$id, p$lower, p$upper, values, '\\n') }")
@@ -159,7 +158,7 @@ def test_mlrmbo_proposals_reach_the_benchmark_with_at_least_3_significant_digits
     # As mlrMBO and the Supervisor do it: design rows -> trafoValue -> toJSON(auto_unbox = TRUE), 4 decimals.
     require_r_packages("ParamHelpers", "jsonlite")
     proposals, exact = run_r(
-        "set.seed(1); xs <- dfRowsToList(generateDesign(40, param.set), param.set); "
+        "library(jsonlite); set.seed(1); xs <- dfRowsToList(generateDesign(40, param.set), param.set); "
         "xs <- lapply(xs, trafoValue, par = param.set); "
         "cat(paste0(sapply(xs, toJSON, auto_unbox = TRUE), collapse = ';'), '\\n'); "
         "cat(sprintf('%.17g,%.17g', sapply(xs, `[[`, 'log10_learning_rate'), sapply(xs, `[[`, 'log10_kappa')), "
