@@ -150,18 +150,19 @@ def grid_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
         yield {**space.fixed, **point}
 
 
-def is_active(parameter: Parameter, point: dict[str, Any]) -> bool:
+def _is_active(parameter: Parameter, point: dict[str, Any]) -> bool:
     """Whether every ``when`` condition of ``parameter`` holds for the values chosen so far."""
     return all(parent in point and point[parent] in values for parent, values in parameter.when)
 
 
-def _active_points(parameters: dict[str, Parameter], names: list[str], point: dict[str, Any]):
+def _active_points(parameters: dict[str, Parameter], names: list[str],
+                   point: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """Depth-first product over ``names`` (parents before children), skipping inactive parameters."""
     if not names:
         yield dict(point)
         return
     name, rest = names[0], names[1:]
-    if not is_active(parameters[name], point):
+    if not _is_active(parameters[name], point):
         yield from _active_points(parameters, rest, point)
         return
     for value in parameters[name].values:
@@ -175,7 +176,7 @@ def _count_points(parameters: dict[str, Parameter], names: list[str], point: dic
     if not names:
         return 1
     name, rest = names[0], names[1:]
-    if not is_active(parameters[name], point):
+    if not _is_active(parameters[name], point):
         return _count_points(parameters, rest, point)
     values = parameters[name].values
     if not any(parent == name for p in parameters.values() for parent, _ in p.when):
