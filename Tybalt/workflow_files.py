@@ -29,13 +29,18 @@ logger = logging.getLogger(__name__)
 MODEL_SCRIPT = "$(pwd)/Tybalt/tybalt_baseline_keras2.py"  # Biowulf .in files are submitted from the repo root
 BIOWULF_CONTROL = {"nworkers": 4, "worker_type": "v100x", "walltime": "12:00:00", "run_workflow": 1}
 MLRMBO_ITERATIONS = 3
-# IGNORE_ERRORS=1: a failed trial gets no result (NaN) instead of aborting the campaign. SH_TIMEOUT (app mode's
-# `timeout` around one trial) leaves 15 minutes beyond BENCHMARK_TIMEOUT (training stops cleanly at that) for
-# start-up, data loading and writing outputs; both follow an overridden BENCHMARK_TIMEOUT.
 SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200,
                    "SH_TIMEOUT": "$(( BENCHMARK_TIMEOUT + 900 ))", "IGNORE_ERRORS": 1}
 # The cfg-prm file's own folder, however it is sourced: the .R file generated beside it is there.
 CFG_FOLDER = '$(CDPATH= cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)'
+# Comments written above these settings in the generated cfg files.
+SETTING_NOTES = {
+    "PARAM_SET_FILE": "the .R file beside this one (an absolute path, from this file's folder)",
+    "BENCHMARK_TIMEOUT": "seconds after which a trial's training stops cleanly and writes its outputs",
+    "SH_TIMEOUT": "app mode (model.sh) kills a trial after this many seconds: 15 minutes beyond "
+                  "BENCHMARK_TIMEOUT for start-up, data loading and outputs",
+    "IGNORE_ERRORS": "1: a failed trial gets no result (NaN) and the campaign goes on; 0: it aborts the campaign",
+}
 LOG10_TWINS = {name: log_name for log_name, name in LOG10_PARAMETERS.items()}
 
 
@@ -218,9 +223,12 @@ def _r_literal(value: Any) -> str:
 
 
 def _shell_settings(space: SearchSpace, title: str, settings: dict[str, Any]) -> str:
+    """A bash file of ``export KEY=${KEY:-default}`` lines (the environment wins), with a comment where useful."""
     lines = [f"# {title} for {space.name}: {space.description}",
              f"# Generated from {space.name}.yaml by Tybalt/workflow_files.py; edit the YAML, not this file."]
-    lines += [f'export {key}=${{{key}:-{value}}}' for key, value in settings.items()]
+    for key, value in settings.items():
+        lines += [f"# {SETTING_NOTES[key]}"] if key in SETTING_NOTES else []
+        lines.append(f"export {key}=${{{key}:-{value}}}")
     return "\n".join(lines) + "\n"
 
 
