@@ -2,6 +2,9 @@
 
 Grid spaces (every parameter a list) give the UPF file, a Biowulf grid ``.in`` and ``cfg-sys``; spaces with
 ranges give the mlrMBO ParamHelpers ``.R`` file, ``cfg-prm``, ``cfg-sys`` and a Biowulf bayesian ``.in``.
+The Supervisor sends mlrMBO's proposals as JSON with 4 decimals, so the ``.R`` file searches log-sampled floats as
+the benchmark's ``log10_<name>`` parameters and writes finer discrete values as text; integer ranges are indexed
+from 1 because ``mlrMBO-ils.R`` pins integer parameters with a bound at 0 or 1 instead of narrowing them.
 
     python Tybalt/workflow_files.py [--output_dir workflows]
 """
@@ -29,6 +32,9 @@ logger = logging.getLogger(__name__)
 MODEL_SCRIPT = "$(pwd)/Tybalt/tybalt_baseline_keras2.py"  # Biowulf .in files are submitted from the repo root
 BIOWULF_CONTROL = {"nworkers": 4, "worker_type": "v100x", "walltime": "12:00:00", "run_workflow": 1}
 MLRMBO_ITERATIONS = 3
+MLRMBO_DECIMALS = 4  # jsonlite::toJSON's default in the Supervisor's mlrMBO_utils.R
+# A linear float range narrower than this would be searched in steps of more than 0.1 % of its width.
+MLRMBO_NARROWEST_RANGE = 1000 * 10 ** -MLRMBO_DECIMALS
 SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200,
                    "SH_TIMEOUT": "$(( BENCHMARK_TIMEOUT + 900 ))", "IGNORE_ERRORS": 1}
 # The cfg-prm file's own folder, however it is sourced: the .R file generated beside it is there.
@@ -165,11 +171,20 @@ def _conditions_text(p: Discrete | Range) -> str:
 
 
 def _discrete_param(name: str, values: tuple) -> str:
-    return f'makeDiscreteParam("{name}", values = c({", ".join(_r_literal(v) for v in values)}))'
+    """A ParamHelpers discrete parameter; a float that 4 decimals would change is written as text, which JSON
+    carries exactly and the benchmark converts back (0.00015 would otherwise arrive as 0.0001)."""
+    literals = [json.dumps(repr(v)) if _rounded_by_json(v) else _r_literal(v) for v in values]
+    return f'makeDiscreteParam("{name}", values = c({", ".join(literals)}))'
+
+
+def _rounded_by_json(value: Any) -> bool:
+    return isinstance(value, float) and round(value, MLRMBO_DECIMALS) != value
 
 
 def _range_param(space: SearchSpace, name: str, p: Range) -> str:
     """Integer, numeric, log10-searched float, log-scaled integer or indexed (from 1) ParamHelpers parameter."""
+    if not p.integer and p.sampling == "linear":
+        _check_json_precision(space, name, p)
     if _is_indexed(p):
         return _index_param(name, p)
     if p.sampling == "log" and p.integer:
@@ -180,6 +195,16 @@ def _range_param(space: SearchSpace, name: str, p: Range) -> str:
     if p.integer:
         return f'makeIntegerParam("{name}", lower = {int(p.low)}, upper = {int(p.high)})'
     return f'makeNumericParam("{name}", lower = {_r_literal(p.low)}, upper = {_r_literal(p.high)})'
+
+
+def _check_json_precision(space: SearchSpace, name: str, p: Range) -> None:
+    """Refuse a linear float range that proposals rounded to 4 decimals cannot cover finely (or hit exactly)."""
+    stepped_off_grid = p.step is not None and (_rounded_by_json(float(p.low)) or _rounded_by_json(float(p.step)))
+    if p.high - p.low < MLRMBO_NARROWEST_RANGE or stepped_off_grid:
+        log_hint = "sampling: log, " if name in LOG10_TWINS else ""
+        raise TybaltInputError(f"{space.source}: parameters.{name} ({p.low:g} to {p.high:g}) is too fine for mlrMBO, "
+                               f"whose proposals reach the benchmark rounded to {MLRMBO_DECIMALS} decimals; use "
+                               f"{log_hint}a list of values or a wider range")
 
 
 def _log10_param(space: SearchSpace, name: str, p: Range) -> str:

@@ -116,9 +116,9 @@ def require_r_packages(*packages):
                     "r-cran-jsonlite)")
 
 
-def run_r(script):
-    """Source the generated tybalt_bayesian.R with ParamHelpers loaded, run ``script``, return its output lines."""
-    prelude = f"suppressMessages(library(ParamHelpers)); source('{os.path.join(WORKFLOWS_DIR, 'tybalt_bayesian.R')}'); "
+def run_r(script, r_file=os.path.join(WORKFLOWS_DIR, "tybalt_bayesian.R")):
+    """Source a generated .R file with ParamHelpers loaded, run ``script``, return its output lines."""
+    prelude = f"suppressMessages(library(ParamHelpers)); source('{r_file}'); "
     result = subprocess.run(["Rscript", "-e", prelude + script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip().splitlines()
@@ -154,14 +154,16 @@ def test_integer_parameters_are_indexed_so_mlrmbo_ils_narrows_them_instead_of_pi
     assert integers["batch_size"][2:] == list(range(50, 201))
 
 
+# As mlrMBO and the Supervisor do it: design rows -> trafoValue -> toJSON(auto_unbox = TRUE), 4 decimals.
+PROPOSALS = ("library(jsonlite); set.seed(1); xs <- dfRowsToList(generateDesign(40, param.set), param.set); "
+             "xs <- lapply(xs, trafoValue, par = param.set); "
+             "cat(paste0(sapply(xs, toJSON, auto_unbox = TRUE), collapse = ';'), '\\n'); ")
+
+
 def test_mlrmbo_proposals_reach_the_benchmark_with_at_least_3_significant_digits():
-    # As mlrMBO and the Supervisor do it: design rows -> trafoValue -> toJSON(auto_unbox = TRUE), 4 decimals.
     require_r_packages("ParamHelpers", "jsonlite")
     proposals, exact = run_r(
-        "library(jsonlite); set.seed(1); xs <- dfRowsToList(generateDesign(40, param.set), param.set); "
-        "xs <- lapply(xs, trafoValue, par = param.set); "
-        "cat(paste0(sapply(xs, toJSON, auto_unbox = TRUE), collapse = ';'), '\\n'); "
-        "cat(sprintf('%.17g,%.17g', sapply(xs, `[[`, 'log10_learning_rate'), sapply(xs, `[[`, 'log10_kappa')), "
+        PROPOSALS + "cat(sprintf('%.17g,%.17g', sapply(xs, `[[`, 'log10_learning_rate'), sapply(xs, `[[`, 'log10_kappa')), "
         "sep = ';')")
     received = [check_parameters(json.loads(text)) for text in proposals.split(";")]
     intended = [tuple(10 ** float(v) for v in pair.split(",")) for pair in exact.split(";")]
@@ -173,6 +175,30 @@ def test_mlrmbo_proposals_reach_the_benchmark_with_at_least_3_significant_digits
     assert len({round(t["learning_rate"], 9) for t in received}) == 40
     # What the 10^x trafo sent before: 4 decimals of the learning rate itself, off by up to 10 % (0.000747 -> 0.0007).
     assert max(abs(round(learning_rate, 4) - learning_rate) / learning_rate for learning_rate, _ in intended) > 0.05
+
+
+def test_fixed_and_discrete_floats_finer_than_4_decimals_reach_the_benchmark_exactly(tmp_path):
+    require_r_packages("ParamHelpers", "jsonlite")
+    (tmp_path / "fine.yaml").write_text("fixed:\n  learning_rate: 0.00015\nparameters:\n"
+                                        "  sparsity: [0.00123, 0.5]\n  epochs: {min: 1, max: 3}\n")
+    write_workflow_files(str(tmp_path), str(tmp_path))
+    [proposals] = run_r(PROPOSALS, r_file=str(tmp_path / "fine.R"))
+    received = [check_parameters(json.loads(text)) for text in proposals.split(";")]
+    assert {t["learning_rate"] for t in received} == {0.00015}  # toJSON's 4 decimals would have sent 0.0001
+    assert {t["sparsity"] for t in received} == {0.00123, 0.5}
+
+
+@pytest.mark.parametrize("spec, hint", [
+    ("learning_rate: {min: 0.0005, max: 0.0025}", "use sampling: log, a list of values or a wider range"),
+    ("sparsity: {min: 0.0, max: 0.001}", "use a list of values or a wider range"),
+    ("noise: {min: 0.0, max: 0.5, step: 0.00005}", "too fine for mlrMBO"),
+])
+def test_float_ranges_too_fine_for_mlrmbo_are_refused_with_the_fix(tmp_path, spec, hint):
+    (tmp_path / "fine.yaml").write_text(f"parameters:\n  {spec}\n")
+    with pytest.raises(TybaltInputError, match="fine.yaml") as error:
+        write_workflow_files(str(tmp_path), str(tmp_path / "out"))
+    assert "rounded to 4 decimals" in str(error.value) and hint in str(error.value)
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_log10_value_rounded_to_4_decimals_gives_learning_rate_to_3_significant_digits():
