@@ -2,6 +2,7 @@
 
 ``run_trial`` reads as the steps of a trial. Every check of the user's input (parameters, output folder,
 checkpoint, data) happens before TensorFlow is imported, so bad input fails within a second and touches no file.
+The trial holds its output folder's lock throughout, so a second run into the same folder is refused.
 The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials train the same models.
 """
 
@@ -25,13 +26,21 @@ logger = logging.getLogger(__name__)
 def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    with run_state.output_folder_held(folder):
+        return train_in_folder(folder, params)
+
+
+def train_in_folder(folder: str, params: dict[str, Any]):
+    """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
     if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
                     "without training (--overwrite true trains it again)", folder)
         return run_state.saved_history(folder)
     ckpt = checkpoint_settings(params, folder)
+    run_state.check_can_create(ckpt.directory, "--ckpt_directory", "checkpoint folder")
     ckpt.restart_mode = run_state.check_output_folder(
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
+    ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
     checkpointing.check_restart(ckpt)
     dataset, train_rows, val_rows = load_data(params)
     check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
@@ -109,7 +118,7 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
     """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
     return checkpointing.CheckpointSettings(
         checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
-        params["ckpt_save_interval"], params["ckpt_keep_limit"])
+        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params))
 
 
 def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,
