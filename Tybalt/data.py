@@ -306,7 +306,7 @@ def _parse_and_cache(path: str, stem: str) -> ExpressionData:
             np.save(temporary, data.values)
         meta = {"format": CACHE_FORMAT, "signature": signature, "sample_ids": data.sample_ids, "genes": data.genes}
         write_text(f"{stem}.json", json.dumps(meta))  # written last: marks the cache as complete
-        logger.info("binary cache written for %s: %s.npy", path, stem)
+        logger.debug("binary cache written for %s: %s.npy", path, stem)
     except OSError as error:
         logger.warning("could not write the binary cache for %s (%s); it will be parsed again next time", path, error)
     return data
