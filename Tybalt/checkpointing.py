@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from errors import TybaltInputError
+from outputs import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def check_same_training(settings: CheckpointSettings, overwrite: bool) -> str:
     With ``overwrite`` such a checkpoint is not resumed but replaced: training starts afresh ('off').
     """
     path = latest_checkpoint(settings.directory) if settings.restart_mode != "off" else None
-    recorded = _read_state(path).get("training_parameters") if path else None
+    recorded = read_json_object(os.path.join(path, STATE_FILE)).get("training_parameters") if path else None
     if not isinstance(recorded, dict):  # no checkpoint, or one written before parameters were recorded
         return settings.restart_mode
     current = settings.training_parameters
@@ -111,16 +112,6 @@ def check_same_training(settings: CheckpointSettings, overwrite: bool) -> str:
     raise TybaltInputError(
         f"checkpoint {path} was written by a run with other training parameters ({described}); rerun with its "
         f"parameters to resume it, or start afresh with --overwrite true or another --output_dir")
-
-
-def _read_state(path: str) -> dict:
-    """A checkpoint's state.json ({} if it cannot be read)."""
-    try:
-        with open(os.path.join(path, STATE_FILE)) as handle:
-            state = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return state if isinstance(state, dict) else {}
 
 
 def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, list[float]], keras_flavour: str,

@@ -295,6 +295,7 @@ def _writable_folder(folder: str) -> bool:
 
 
 def _are_names(names) -> bool:
+    """Whether a cache's metadata entry is a list of names (texts), as written."""
     return isinstance(names, list) and all(isinstance(name, str) for name in names)
 
 

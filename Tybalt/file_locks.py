@@ -7,6 +7,7 @@ then finds it locked a deleted file simply locks the new one.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import logging
 import os
@@ -57,12 +58,21 @@ def _acquire(path: str, wait: bool, purpose: str) -> int:
 
 
 def _lock(descriptor: int, path: str, wait: bool, purpose: str) -> None:
-    """Take the flock, without blocking first so a wait can be logged (or refused when not waiting)."""
+    """Take the flock, without blocking first so a wait can be logged (or refused when not waiting).
+
+    On a file system without locks the run goes on unprotected, with a warning, rather than not at all.
+    """
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         return
     except BlockingIOError:
         holder = os.pread(descriptor, 32, 0).decode(errors="replace").strip()
+    except OSError as error:
+        if error.errno not in (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS):
+            raise
+        logger.warning("the file system of %s does not support file locks (%s); runs sharing it are not protected "
+                       "from each other", path, error.strerror)
+        return
     if not wait:
         raise LockHeld(path, holder)
     logger.info("waiting for process %s, which is %s", holder or "(unknown)", purpose or f"holding {path}")

@@ -25,7 +25,8 @@ import tybalt
 from atomic_files import remove_stale_temporaries
 from errors import TybaltInputError
 from file_locks import LockHeld, exclusive_lock
-from outputs import DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE
+from outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE,
+                     read_json_object)
 
 logger = logging.getLogger(__name__)
 
@@ -172,12 +173,7 @@ def read_status(folder: str) -> str | None:
 
 def read_record(folder: str) -> dict[str, Any]:
     """The folder's params.json, or {} when there is none (or it is unreadable)."""
-    try:
-        with open(os.path.join(folder, PARAMS_FILE)) as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json_object(os.path.join(folder, PARAMS_FILE))
 
 
 def training_status(history: dict[str, list[float]], epochs: int) -> str:

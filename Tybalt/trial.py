@@ -9,7 +9,6 @@ The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials tra
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
 
 import numpy as np
@@ -27,10 +26,10 @@ def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     with run_state.output_folder_held(folder):
-        return train_in_folder(folder, params)
+        return _train_in_folder(folder, params)
 
 
-def train_in_folder(folder: str, params: dict[str, Any]):
+def _train_in_folder(folder: str, params: dict[str, Any]):
     """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
     if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
@@ -56,7 +55,6 @@ def train_in_folder(folder: str, params: dict[str, Any]):
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
     autoencoder = build_model(params, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
-    os.makedirs(folder, exist_ok=True)
     outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
