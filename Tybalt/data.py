@@ -278,7 +278,7 @@ def _read_cache(stem: str, path: str) -> ExpressionData | None:
         return None
     sample_ids, genes = meta.get("sample_ids"), meta.get("genes")
     if not (_are_names(sample_ids) and _are_names(genes) and values.dtype == np.float32
-            and values.shape == (len(sample_ids), len(genes))):
+            and values.shape == (len(sample_ids), len(genes)) and values.flags.c_contiguous):
         logger.warning("the binary cache of %s does not match its metadata; parsing the file again", path)
         return None
     logger.info("loaded %s from its binary cache", path)

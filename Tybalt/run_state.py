@@ -106,14 +106,16 @@ def _compared(record: dict[str, Any]) -> dict[str, Any]:
 
 
 @contextmanager
-def output_folder_held(folder: str, worker: str = "") -> Iterator[None]:
+def output_folder_held(folder: str, worker: str = "", flag: str = "--output_dir",
+                       what: str = "output folder") -> Iterator[None]:
     """Hold ``folder``'s lock for a run (making the folder if needed); refuse the run if another one holds it.
 
     Temporaries left there by killed runs are removed. At the end the lock file goes, and the folder too if this
     run made it and left it empty (a refused run leaves nothing behind). A ``worker`` of a distributed search
-    shares the folder with the other workers: it locks only its own name and removes nothing.
+    shares the folder with the other workers: it locks only its own name and removes nothing. ``flag`` and
+    ``what`` name the folder in messages (a checkpoint folder outside the output folder is held the same way).
     """
-    check_can_create(folder)
+    check_can_create(folder, flag, what)
     made = _first_missing(folder)
     os.makedirs(folder, exist_ok=True)
     with ExitStack() as stack:
@@ -123,8 +125,8 @@ def output_folder_held(folder: str, worker: str = "") -> Iterator[None]:
             lock_name = f".tybalt.{worker}.lock" if worker else LOCK_FILE
             stack.enter_context(exclusive_lock(os.path.join(folder, lock_name), wait=False))
         except LockHeld as held:
-            raise TybaltInputError(f"output folder {folder} is in use by another run (process {held.holder}); wait "
-                                   f"for it to finish, or choose another --output_dir") from None
+            raise TybaltInputError(f"{what} {folder} is in use by another run (process {held.holder}); wait for it "
+                                   f"to finish, or choose another {flag}") from None
         if not worker:
             remove_stale_temporaries(folder)
         yield

@@ -9,6 +9,8 @@ The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials tra
 from __future__ import annotations
 
 import logging
+import os
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -25,17 +27,21 @@ logger = logging.getLogger(__name__)
 def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
-    with run_state.output_folder_held(folder):
-        return _train_in_folder(folder, params)
+    ckpt = checkpoint_settings(params, folder)
+    with ExitStack() as held:
+        held.enter_context(run_state.output_folder_held(folder))
+        if os.path.commonpath([ckpt.directory, folder]) != folder:  # a checkpoint folder of its own: hold it too
+            held.enter_context(run_state.output_folder_held(ckpt.directory, flag="--ckpt_directory",
+                                                            what="checkpoint folder"))
+        return _train_in_folder(folder, params, ckpt)
 
 
-def _train_in_folder(folder: str, params: dict[str, Any]):
+def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.CheckpointSettings):
     """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
     if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
                     "without training (--overwrite true trains it again)", folder)
         return run_state.saved_history(folder)
-    ckpt = checkpoint_settings(params, folder)
     run_state.check_can_create(ckpt.directory, "--ckpt_directory", "checkpoint folder")
     ckpt.restart_mode = run_state.check_output_folder(
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])

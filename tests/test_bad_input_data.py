@@ -145,17 +145,19 @@ def _hold_output_folder(folder) -> subprocess.Popen:
     return holder
 
 
-def test_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(tmp_path, request):
-    out = tmp_path / "out"
-    out.mkdir()
-    holder = _hold_output_folder(out)
+@pytest.mark.parametrize("shared", ["output folder", "checkpoint folder"])
+def test_second_run_into_a_folder_in_use_is_refused_and_touches_nothing(tmp_path, request, shared):
+    folder = tmp_path / ("out" if shared == "output folder" else "ckpt")
+    folder.mkdir()
+    holder = _hold_output_folder(folder)
+    flag = "--output_dir" if shared == "output folder" else "--ckpt_directory"
     try:
-        case = Case({}, (), (f"output folder {out} is in use by another run (process {holder.pid})",
-                             "choose another --output_dir"))
+        case = Case({}, ("--ckpt_directory", str(tmp_path / "ckpt")),
+                    (f"{shared} {folder} is in use by another run (process {holder.pid})", f"choose another {flag}"))
         assert_refused_touching_no_file(case, tmp_path, request)
     finally:
         holder.communicate("")
-    assert holder.returncode == 0 and not os.path.exists(out / run_state.LOCK_FILE)
+    assert holder.returncode == 0 and not os.path.exists(folder / run_state.LOCK_FILE)
 
 
 def test_a_killed_run_leaves_its_folder_free(tmp_path):
