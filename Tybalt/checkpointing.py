@@ -2,7 +2,8 @@
 
 A checkpoint is a folder ``epoch-NNNNN`` in the checkpoint directory holding ``weights.npz`` (the model's weights and
 the optimizer's variables, its step counter and moment estimates included) and ``state.json`` (the number of
-completed epochs and the per-epoch history so far). It is written under a temporary name and renamed into place, so
+completed epochs, the per-epoch history so far and the parameters that define the training: a run with other such
+parameters is refused rather than resumed from it). It is written under a temporary name and renamed into place, so
 a run killed at any moment leaves the previous checkpoint or the new one, never half of one. The format is the same
 under Keras 3 and tf_keras (NumPy arrays), but a checkpoint resumes only under the Keras that wrote it.
 
@@ -27,6 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from errors import TybaltInputError
+from outputs import read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -37,12 +39,16 @@ STATE_FILE = "state.json"
 
 @dataclass
 class CheckpointSettings:
-    """Where and how often to checkpoint: every ``interval`` epochs (0 = never), keeping the newest ``keep_limit``."""
+    """Where and how often to checkpoint: every ``interval`` epochs (0 = never), keeping the newest ``keep_limit``.
+
+    ``training_parameters`` are recorded in each checkpoint and must match for a run to resume from one.
+    """
 
     directory: str
     restart_mode: str = "auto"
     interval: int = 1
     keep_limit: int = 1
+    training_parameters: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -85,8 +91,31 @@ def check_restart(settings: CheckpointSettings) -> None:
             f"--output_dir (or --ckpt_directory) of the interrupted run, or use --ckpt_restart_mode auto")
 
 
+def check_same_training(settings: CheckpointSettings, overwrite: bool) -> str:
+    """The restart mode to train with, refusing to resume a checkpoint written with other training parameters.
+
+    With ``overwrite`` such a checkpoint is not resumed but replaced: training starts afresh ('off').
+    """
+    path = latest_checkpoint(settings.directory) if settings.restart_mode != "off" else None
+    recorded = read_json_object(os.path.join(path, STATE_FILE)).get("training_parameters") if path else None
+    if not isinstance(recorded, dict):  # no checkpoint, or one written before parameters were recorded
+        return settings.restart_mode
+    current = settings.training_parameters
+    changed = [name for name in sorted(recorded) if name in current and recorded[name] != current[name]]
+    if not changed:
+        return settings.restart_mode
+    described = ", ".join(f"{name} {recorded[name]!r} -> {current[name]!r}" for name in changed[:5])
+    if overwrite and settings.restart_mode != "required":
+        logger.warning("not resuming %s, written with other parameters (%s): starting afresh (--overwrite true)",
+                       path, described)
+        return "off"
+    raise TybaltInputError(
+        f"checkpoint {path} was written by a run with other training parameters ({described}); rerun with its "
+        f"parameters to resume it, or start afresh with --overwrite true or another --output_dir")
+
+
 def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, list[float]], keras_flavour: str,
-                    keep_limit: int, drop_newer: bool = False) -> str | None:
+                    keep_limit: int, drop_newer: bool = False, training_parameters: dict | None = None) -> str | None:
     """Write model, optimizer and history as ``epoch-<epochs_done>``, then keep only the newest ``keep_limit``.
 
     Returns None (and writes nothing) when the last epoch's losses are not finite: a diverged run is not worth
@@ -105,7 +134,8 @@ def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, 
     np.savez(os.path.join(temporary, WEIGHTS_FILE), **{f"model_{i}": w for i, w in enumerate(weights)},
              **{f"optimizer_{i}": v for i, v in enumerate(optimizer_values)})
     state = {"epochs_done": epochs_done, "history": history, "keras": keras_flavour,
-             "model_arrays": len(weights), "optimizer_arrays": len(optimizer_values)}
+             "model_arrays": len(weights), "optimizer_arrays": len(optimizer_values),
+             "training_parameters": training_parameters}
     with open(os.path.join(temporary, STATE_FILE), "w") as handle:
         json.dump(state, handle)
     final = os.path.join(directory, name)

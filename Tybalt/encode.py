@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 
 import numpy as np
 
 import outputs
+import run_state
 from data import ExpressionData, check_values, load_expression_tsv
 from errors import TybaltInputError
 
@@ -20,22 +22,33 @@ logger = logging.getLogger(__name__)
 MISSING_GENES_SHOWN = 5
 
 
-def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str) -> str:
-    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``; return the TSV path."""
-    model_dir = os.path.abspath(os.path.expanduser(model_dir))
-    output_folder = os.path.abspath(output_folder)
+def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str, *, overwrite: bool = False) -> str:
+    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``; return the TSV path.
+
+    The output folder may not be the model's folder (links resolved), nor hold a finished run's results unless
+    ``overwrite``; it is locked while encoding.
+    """
+    model_dir = os.path.realpath(os.path.expanduser(model_dir))
+    output_folder = os.path.realpath(output_folder)
     if output_folder == model_dir:
         raise TybaltInputError(f"output folder {output_folder} is the model's run folder, whose "
                                f"{outputs.ENCODINGS_FILE} would be replaced; give another --output_dir")
+    with run_state.output_folder_held(output_folder):
+        run_state.check_output_folder(output_folder, "off", None, overwrite=overwrite)
+        return _encode_into(data_path, model_dir, output_folder, data_dir)
+
+
+def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: str) -> str:
+    """Check the model folder and the data against each other, encode, and write the encodings."""
     genes = read_training_genes(model_dir)
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
     check_values(data.values, data_path, require_unit_range=False)
     values = align_to_training_genes(data, genes, data_path)
     encoder = load_encoder(model_dir)  # checks the file before TensorFlow is imported
+    check_encoder_inputs(encoder, genes, model_dir)
     from models import apply_in_batches
 
     encodings = apply_in_batches(encoder, values)
-    os.makedirs(output_folder, exist_ok=True)
     path = outputs.write_encodings(output_folder, encodings, data.sample_ids)
     logger.info("encoded %d samples with %s; encodings in %s", len(data.sample_ids), model_dir, path)
     return path
@@ -50,8 +63,25 @@ def read_training_genes(model_dir: str) -> list[str]:
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; --model_dir must be the folder of a training run "
                                f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
-    with open(path) as handle:
-        return [line.rstrip("\n") for line in handle if line.strip()]
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        lines = handle.read().splitlines()
+    blank = [str(number) for number, gene in enumerate(lines, 1) if not gene.strip()]
+    duplicated = sorted(gene for gene, count in Counter(lines).items() if count > 1 and gene.strip())
+    if blank or duplicated or not lines:
+        problem = (f"an empty line (line {', '.join(blank[:5])})" if blank else
+                   f"duplicated genes ({', '.join(duplicated[:5])})" if duplicated else "no genes")
+        raise TybaltInputError(f"{path} has {problem}; it must list each training gene once, one per line, as "
+                               f"the training run wrote it (give the folder of an unmodified training run)")
+    return lines
+
+
+def check_encoder_inputs(encoder, genes: list[str], model_dir: str) -> None:
+    """Refuse a model folder whose genes.txt does not list as many genes as its encoder takes inputs."""
+    width = encoder.inputs[0].shape[-1]
+    if width != len(genes):
+        raise TybaltInputError(
+            f"model folder {model_dir} does not hold together: {outputs.GENES_FILE} lists {len(genes)} genes but "
+            f"{outputs.ENCODER_FILE} takes {width} inputs; give the folder of an unmodified training run")
 
 
 def load_encoder(model_dir: str):

@@ -37,6 +37,16 @@ def write_params(folder: str, params: dict[str, Any]) -> str:
     return path
 
 
+def read_json_object(path: str) -> dict[str, Any]:
+    """A JSON file holding an object (params.json, a checkpoint's state.json), or {} when missing or unreadable."""
+    try:
+        with open(path) as handle:
+            value = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
 def write_history(folder: str, history: dict[str, list[float]]) -> str:
     """Write one row per epoch (1-based) with every logged quantity (loss, val_loss, beta, ...)."""
     frame = pd.DataFrame(history)

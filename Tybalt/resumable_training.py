@@ -47,7 +47,8 @@ class CheckpointSaver(keras.callbacks.Callback):
 
     def _save(self) -> None:
         save_checkpoint(self.model, self.settings.directory, self.epochs_done, self.history, KERAS_FLAVOUR,
-                        self.settings.keep_limit, drop_newer=self.fresh)
+                        self.settings.keep_limit, drop_newer=self.fresh,
+                        training_parameters=self.settings.training_parameters)
         self.saved_epochs = self.epochs_done
 
 

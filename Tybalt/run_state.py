@@ -3,6 +3,9 @@
 ``params.json`` carries ``status``: 'running' while training, then 'finished', 'stopped_early' (the time limit
 ended training; rerunning the same command resumes from the checkpoint) or 'diverged' (the loss became NaN or
 infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE Supervisor maps to its failure value).
+
+A run holds the lock of its output folder (``.tybalt.lock``) from its first check to its last write, so a second run
+started into the same folder is refused instead of mixing or losing results.
 """
 
 from __future__ import annotations
@@ -14,11 +17,16 @@ import math
 import os
 import platform
 import subprocess
+from contextlib import ExitStack, contextmanager
 from importlib import metadata
-from typing import Any
+from typing import Any, Iterator
 
+import tybalt
+from atomic_files import remove_stale_temporaries
 from errors import TybaltInputError
-from outputs import DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE
+from file_locks import LockHeld, exclusive_lock
+from outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE,
+                     read_json_object)
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +36,17 @@ RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_P
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
 NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose")
+# Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
+# epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
+# checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).
+# Every other benchmark parameter defines the training (a new parameter does, unless it is added here).
+NOT_TRAINING_DEFINING = (
+    "model_name", "epochs", "timeout", "verbose", "save_model", "output_dir", "experiment_id", "run_id", "data_dir",
+    "clinical_data", "clinical_url", "clinical_sha256", "copy_number_url", "data_sha256", "preprocess_only",
+    "tuner", "search_space", "max_trials", "executions_per_trial", "ckpt_restart_mode", "ckpt_directory",
+    "ckpt_save_interval", "ckpt_keep_limit", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
+    "model_dir", "jit_compile", "steps_per_execution")
+LOCK_FILE = ".tybalt.lock"
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
             "tf-keras": ("tf-keras", "tf_keras"), "keras-tuner": ("keras-tuner",), "pandas": ("pandas",),
             "scikit-learn": ("scikit-learn",)}
@@ -39,7 +58,7 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     A run is finished when its status says so, or, with no checkpoint to resume from, when it left results.
     Overwriting a finished run starts afresh ('off'), whatever checkpoint it left.
     """
-    _check_can_create(folder)
+    check_can_create(folder)
     resumable = restart_mode != "off" and checkpoint is not None
     finished = read_status(folder) in FINAL_STATUSES or (
         not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
@@ -86,15 +105,67 @@ def _compared(record: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in record.items() if name not in NOT_COMPARED}
 
 
-def _check_can_create(folder: str) -> None:
-    """Refuse an output folder that cannot be made: its nearest existing ancestor must be a writable folder."""
+@contextmanager
+def output_folder_held(folder: str, worker: str = "", flag: str = "--output_dir",
+                       what: str = "output folder") -> Iterator[None]:
+    """Hold ``folder``'s lock for a run (making the folder if needed); refuse the run if another one holds it.
+
+    Temporaries left there by killed runs are removed. At the end the lock file goes, and the folder too if this
+    run made it and left it empty (a refused run leaves nothing behind). A ``worker`` of a distributed search
+    shares the folder with the other workers: it locks only its own name and removes nothing. ``flag`` and
+    ``what`` name the folder in messages (a checkpoint folder outside the output folder is held the same way).
+    """
+    check_can_create(folder, flag, what)
+    made = _first_missing(folder)
+    os.makedirs(folder, exist_ok=True)
+    with ExitStack() as stack:
+        if made:
+            stack.callback(_remove_empty_folders, folder, made)
+        try:
+            lock_name = f".tybalt.{worker}.lock" if worker else LOCK_FILE
+            stack.enter_context(exclusive_lock(os.path.join(folder, lock_name), wait=False))
+        except LockHeld as held:
+            raise TybaltInputError(f"{what} {folder} is in use by another run (process {held.holder}); wait for it "
+                                   f"to finish, or choose another {flag}") from None
+        if not worker:
+            remove_stale_temporaries(folder)
+        yield
+
+
+def training_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """The benchmark parameters that define what a run trains (all but ``NOT_TRAINING_DEFINING``), as JSON values."""
+    names = [d["name"] for d in tybalt.additional_definitions if d["name"] not in NOT_TRAINING_DEFINING]
+    return json.loads(json.dumps({name: params.get(name) for name in names}, default=str))
+
+
+def check_can_create(folder: str, flag: str = "--output_dir", what: str = "output folder") -> None:
+    """Refuse a folder that cannot be made: it, or its nearest existing ancestor, must be a writable folder."""
     existing = folder
     while not os.path.exists(existing):
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
         problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"
-        raise TybaltInputError(f"output folder {folder} cannot be written: {existing} {problem}; "
-                               f"choose another --output_dir")
+        raise TybaltInputError(f"{what} {folder} cannot be written: {existing} {problem}; choose another {flag}")
+
+
+def _first_missing(folder: str) -> str | None:
+    """The outermost folder of ``folder``'s path that does not exist yet (None when ``folder`` exists)."""
+    missing = None
+    while not os.path.exists(folder):
+        missing, folder = folder, os.path.dirname(folder)
+    return missing
+
+
+def _remove_empty_folders(folder: str, outermost: str) -> None:
+    """Remove ``folder`` and its parents up to ``outermost`` while they are empty (what a refused run made)."""
+    while True:
+        try:
+            os.rmdir(folder)
+        except OSError:
+            return
+        if folder == outermost:
+            return
+        folder = os.path.dirname(folder)
 
 
 def read_status(folder: str) -> str | None:
@@ -104,12 +175,7 @@ def read_status(folder: str) -> str | None:
 
 def read_record(folder: str) -> dict[str, Any]:
     """The folder's params.json, or {} when there is none (or it is unreadable)."""
-    try:
-        with open(os.path.join(folder, PARAMS_FILE)) as handle:
-            record = json.load(handle)
-    except (OSError, ValueError):
-        return {}
-    return record if isinstance(record, dict) else {}
+    return read_json_object(os.path.join(folder, PARAMS_FILE))
 
 
 def training_status(history: dict[str, list[float]], epochs: int) -> str:

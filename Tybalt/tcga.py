@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from atomic_files import write_table, write_text
+from file_locks import producer_lock
 from download import extract_tar, fetch
 from errors import TybaltInputError
 
@@ -108,15 +109,28 @@ class TcgaFiles:
 
 
 def prepare_tcga(data_dir: str, options: TcgaOptions, expression_name: str = "") -> TcgaFiles:
-    """Make sure the processed TCGA files for ``options`` exist in ``<data_dir>/tcga``; return their paths."""
+    """Make sure the processed TCGA files for ``options`` exist in ``<data_dir>/tcga``; return their paths.
+
+    Trials started together on one data folder prepare it once: the others wait for the lock, then find it done.
+    Files already prepared are used without the lock, so a read-only data folder works.
+    """
     folder = os.path.join(os.path.expanduser(data_dir), "tcga")
-    raw_folder = os.path.join(folder, "raw")
     files = _file_paths(folder, expression_name or EXPRESSION_FILE_NAMES[options.scaling])
+    if not options.copy_number_url and _reusable(files, _settings(options), folder):
+        return files
+    os.makedirs(folder, exist_ok=True)
+    with producer_lock(os.path.join(folder, "prepare"), (files.expression, files.genes, files.clinical,
+                                                         files.manifest), f"preparing the TCGA data in {folder}"):
+        return _prepare_tcga_files(folder, files, options)
+
+
+def _prepare_tcga_files(folder: str, files: TcgaFiles, options: TcgaOptions) -> TcgaFiles:
+    """Download and preprocess what ``files`` lack (the caller holds the folder's lock)."""
+    raw_folder = os.path.join(folder, "raw")
     if options.copy_number_url:
         files = replace(files, copy_number=fetch(options.copy_number_url, raw_folder, progress=options.progress))
     settings = _settings(options)
-    if _outputs_current(files, settings):
-        logger.info("cache hit: processed TCGA files in %s match the settings; nothing downloaded or parsed", folder)
+    if _reusable(files, settings, folder):
         return files
     if os.path.exists(files.manifest):
         os.remove(files.manifest)  # the outputs are about to change; an interrupted run must not look complete
@@ -278,6 +292,14 @@ def _settings(options: TcgaOptions) -> dict[str, Any]:
     for name in ("copy_number_url", "progress"):
         settings.pop(name)
     return settings
+
+
+def _reusable(files: TcgaFiles, settings: dict[str, Any], folder: str) -> bool:
+    """Whether the processed files were made with ``settings`` and are intact (logged as a cache hit)."""
+    if not _outputs_current(files, settings):
+        return False
+    logger.info("cache hit: processed TCGA files in %s match the settings; nothing downloaded or parsed", folder)
+    return True
 
 
 def _outputs_current(files: TcgaFiles, settings: dict[str, Any]) -> bool:

@@ -2,6 +2,7 @@
 
 ``run_trial`` reads as the steps of a trial. Every check of the user's input (parameters, output folder,
 checkpoint, data) happens before TensorFlow is imported, so bad input fails within a second and touches no file.
+The trial holds its output folder's lock throughout, so a second run into the same folder is refused.
 The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials train the same models.
 """
 
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import ExitStack
 from typing import Any
 
 import numpy as np
@@ -25,13 +27,25 @@ logger = logging.getLogger(__name__)
 def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    ckpt = checkpoint_settings(params, folder)
+    with ExitStack() as held:
+        held.enter_context(run_state.output_folder_held(folder))
+        if os.path.commonpath([ckpt.directory, folder]) != folder:  # a checkpoint folder of its own: hold it too
+            held.enter_context(run_state.output_folder_held(ckpt.directory, flag="--ckpt_directory",
+                                                            what="checkpoint folder"))
+        return _train_in_folder(folder, params, ckpt)
+
+
+def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.CheckpointSettings):
+    """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
     if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
                     "without training (--overwrite true trains it again)", folder)
         return run_state.saved_history(folder)
-    ckpt = checkpoint_settings(params, folder)
+    run_state.check_can_create(ckpt.directory, "--ckpt_directory", "checkpoint folder")
     ckpt.restart_mode = run_state.check_output_folder(
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
+    ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
     checkpointing.check_restart(ckpt)
     dataset, train_rows, val_rows = load_data(params)
     check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
@@ -47,7 +61,6 @@ def run_trial(params: dict[str, Any]):
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
     autoencoder = build_model(params, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
-    os.makedirs(folder, exist_ok=True)
     outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
@@ -109,7 +122,7 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
     """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
     return checkpointing.CheckpointSettings(
         checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
-        params["ckpt_save_interval"], params["ckpt_keep_limit"])
+        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params))
 
 
 def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,

@@ -26,6 +26,7 @@ import numpy as np
 import hpo_results
 from baselines import LINEAR_METHODS, iteration_limit_accepted, linear_method, reconstruction_mse
 import outputs
+import run_state
 from atomic_files import write_table
 from errors import TybaltInputError
 from input_pipeline import shared_tensor
@@ -60,7 +61,12 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     params = check_parameters({**params, **space.fixed})
     set_seed(params["rng_seed"])
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
-    os.makedirs(folder, exist_ok=True)
+    with run_state.output_folder_held(folder, worker=os.environ.get("KERASTUNER_TUNER_ID", "")):
+        return _search_in_folder(folder, params, space)
+
+
+def _search_in_folder(folder: str, params: dict[str, Any], space: SearchSpace) -> SearchHistory:
+    """The search's steps, writing into ``folder`` (whose lock the caller holds)."""
     dataset, train_rows, val_rows = load_data(params)
     tuner = build_tuner(params, space, dataset.n_genes, len(train_rows), os.path.join(folder, "keras_tuner"))
     logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,

@@ -235,10 +235,14 @@ def _fill(text: str, request, inputs, out) -> str:
 # pandas renames a repeated header name ('G0' -> 'G0.1'); the data branch reads the header as written.
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_exits_2_with_one_line_naming_problem_and_fix_and_touches_no_file(name, tmp_path, request):
-    case = CASES[name]
+    assert_refused_touching_no_file(CASES[name], tmp_path, request)
+
+
+def assert_refused_touching_no_file(case: Case, tmp_path, request) -> None:
+    """Run ``case`` through the entry point and check the promise (files already in tmp_path/inputs are kept)."""
     inputs, data_dir, out = tmp_path / "inputs", tmp_path / "data", tmp_path / "out"
     for folder in (inputs, data_dir, out):
-        folder.mkdir()
+        folder.mkdir(exist_ok=True)
     files = {"data.tsv": VALID_TSV, **case.files}
     for file_name, content in files.items():
         _write(inputs / file_name, content.replace("{inputs}", str(inputs)) if isinstance(content, str) else content)

@@ -281,3 +281,23 @@ def test_cleaning_drops_every_repeated_symbol_and_refuses_repeated_samples():
     raw.columns = ["TCGA-AB-0001-01A", "TCGA-AB-0001-01B"]
     with pytest.raises(TybaltInputError, match="duplicated sample barcodes \\(TCGA-AB-0001-01\\)"):
         clean_expression(raw, "HiSeqV2")
+
+
+def test_trials_started_together_prepare_the_tcga_folder_once_and_all_get_the_same_files(raw, tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import ENTRY_POINT
+
+    flags = ["--data_source", "tcga", "--preprocess_only", "true", "--data_dir", str(tmp_path / "data"),
+             "--data_url", raw["server"].url(ARCHIVE), "--clinical_url", raw["server"].url(SAMPLES),
+             "--num_genes", "40", "--verbose", "false"]
+    trials = [subprocess.Popen([sys.executable, ENTRY_POINT, *flags], cwd=str(tmp_path), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    outputs = [trial.communicate(timeout=300) for trial in trials]
+    assert all(trial.returncode == 0 for trial in trials), [err[-2000:] for _, err in outputs]
+    logs = "".join(err for _, err in outputs)
+    assert logs.count("preprocessing ") == 1 and logs.count("extracting ") == 1
+    assert logs.count("cache hit: processed TCGA files") == 3
+    assert len({out for out, _ in outputs}) == 1
+    assert not [name for name in os.listdir(tmp_path / "data" / "tcga") if name.endswith(".lock")]
