@@ -14,6 +14,7 @@ import numpy as np
 import outputs
 from data import ExpressionData, check_values, load_expression_tsv
 from errors import TybaltInputError
+from user_files import read_text
 
 logger = logging.getLogger(__name__)
 
@@ -47,11 +48,9 @@ def read_training_genes(model_dir: str) -> list[str]:
         raise TybaltInputError(f"model folder {model_dir} not found; --model_dir must be the folder of a training run "
                                f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
     path = os.path.join(model_dir, outputs.GENES_FILE)
-    if not os.path.isfile(path):
-        raise TybaltInputError(f"{path} not found; --model_dir must be the folder of a training run "
-                               f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
-    with open(path) as handle:
-        return [line.rstrip("\n") for line in handle if line.strip()]
+    text = read_text(path, "genes file", f"--model_dir must be the folder of a training run "
+                                         f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
+    return [line for line in text.splitlines() if line.strip()]
 
 
 def load_encoder(model_dir: str):

@@ -19,6 +19,7 @@ from typing import Any
 
 from errors import TybaltInputError
 from outputs import DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE
+from user_files import require_writable_folder
 
 logger = logging.getLogger(__name__)
 
@@ -88,13 +89,7 @@ def _compared(record: dict[str, Any]) -> dict[str, Any]:
 
 def _check_can_create(folder: str) -> None:
     """Refuse an output folder that cannot be made: its nearest existing ancestor must be a writable folder."""
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"
-        raise TybaltInputError(f"output folder {folder} cannot be written: {existing} {problem}; "
-                               f"choose another --output_dir")
+    require_writable_folder(folder, "output folder", "--output_dir")
 
 
 def read_status(folder: str) -> str | None:

@@ -28,12 +28,16 @@ import yaml
 import tybalt
 from errors import TybaltInputError
 from parameters import check_parameters
+from user_files import read_text, require_file
 
 WORKFLOWS_DIR = os.path.join(os.path.dirname(tybalt.FILE_PATH), "workflows")
 TOP_LEVEL_KEYS = ("name", "description", "fixed", "parameters")
 RANGE_KEYS = ("min", "max", "step", "sampling", "type")
 SAMPLINGS = ("linear", "log")
 DEFINITIONS = {d["name"]: d for d in tybalt.additional_definitions}
+# Parameters that change the data set: an in-process search loads the data once, so they cannot vary between trials.
+DATA_PARAMETERS = {"data_source", "data_dir", "train_data", "clinical_data", "synthetic_samples", "synthetic_genes",
+                   "val_split", "rng_seed", "toy_samples", "toy_variant", "num_genes", "gene_selection", "scaling"}
 
 
 @dataclass(frozen=True)
@@ -80,7 +84,8 @@ class SearchSpace:
 
 def resolve_path(name_or_path: str) -> str:
     """The YAML file for a search-space name in workflows/ (``tybalt_grid``) or an existing path."""
-    if os.path.isfile(name_or_path):
+    if os.path.lexists(name_or_path):
+        require_file(name_or_path, "search_space", "give the path of a search-space YAML file")
         return name_or_path
     candidate = os.path.join(WORKFLOWS_DIR, f"{name_or_path}.yaml")
     if os.path.isfile(candidate):
@@ -93,10 +98,10 @@ def resolve_path(name_or_path: str) -> str:
 def load_search_space(name_or_path: str) -> SearchSpace:
     """Read and validate a search-space YAML file; raise TybaltInputError naming the file, key and fix."""
     path = resolve_path(name_or_path)
+    text = read_text(path, "search_space", "give the path of a search-space YAML file")
     try:
-        with open(path) as handle:
-            document = yaml.safe_load(handle)
-    except yaml.YAMLError as error:
+        document = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
         raise TybaltInputError(f"{path}: not valid YAML ({error}); fix the syntax") from None
     if not isinstance(document, dict):
         raise TybaltInputError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
@@ -108,6 +113,8 @@ def load_search_space(name_or_path: str) -> SearchSpace:
     fixed = document.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise TybaltInputError(f"{path}: 'fixed' must be a mapping of parameter name to one value")
+    for section, mapping in (("fixed", fixed), ("parameters", parameters)):
+        _check_names_are_text(path, section, mapping)
     both = sorted(set(fixed) & set(parameters))
     if both:
         raise TybaltInputError(f"{path}: {', '.join(both)} both fixed and searched; keep it in one of the two")
@@ -144,6 +151,18 @@ def define_hyperparameters(space: SearchSpace, hp) -> dict[str, Any]:
             values[name] = hp.Float(name, parameter.low, parameter.high, step=parameter.step,
                                     sampling=parameter.sampling)
     return values
+
+
+def check_space_for_search(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+    """The parameters of an in-process search (the space's fixed values applied), checked before TensorFlow starts.
+
+    A space that varies the data set is refused: one search loads the data once.
+    """
+    varied = sorted(set(space.parameters) & DATA_PARAMETERS)
+    if varied:
+        raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
+                               "one KerasTuner search; move them to 'fixed' or run one search per value")
+    return check_parameters({**params, **space.fixed})
 
 
 def _parse_parameter(path: str, name: str, spec: Any, context: dict[str, Any]) -> Parameter:
@@ -191,7 +210,7 @@ def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any]) -> R
     if step is not None:
         if sampling == "log":
             raise TybaltInputError(f"{path}: {where} has both step and log sampling; drop one of them")
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0 or step > high - low:
+        if not _is_numeric((step,)) or not 0 < step <= high - low:
             raise TybaltInputError(f"{path}: {where}.step = {step!r}; give a positive step no larger than max - min")
         if kind == "int" and not _is_int(step):
             raise TybaltInputError(f"{path}: {where}.step must be an integer for an int range")
@@ -207,6 +226,14 @@ def _checked_value(path: str, where: str, name: str, value: Any, context: dict[s
         return check_parameters({**(context or {}), name: value})[name]
     except TybaltInputError as error:
         raise TybaltInputError(f"{path}: {where}: {error}") from None
+
+
+def _check_names_are_text(path: str, section: str, mapping: dict) -> None:
+    """YAML reads an unquoted 1, true or null as a number, boolean or None: a parameter name must be text."""
+    for name in mapping:
+        if not isinstance(name, str):
+            raise TybaltInputError(f"{path}: {section} has the key {name!r}, which is not a parameter name; "
+                                   "use a name from tybalt.additional_definitions")
 
 
 def _check_keys(path: str, where: str, mapping: dict, allowed: tuple) -> None:
