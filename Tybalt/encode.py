@@ -14,7 +14,7 @@ import numpy as np
 import outputs
 from data import ExpressionData, check_values, load_expression_tsv
 from errors import TybaltInputError
-from user_files import read_text
+from user_files import read_text, require_folder
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +44,10 @@ def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: st
 
 def read_training_genes(model_dir: str) -> list[str]:
     """The genes the model was trained on, in input order (``genes.txt`` of the run folder)."""
-    if not os.path.isdir(model_dir):
-        raise TybaltInputError(f"model folder {model_dir} not found; --model_dir must be the folder of a training run "
-                               f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
-    path = os.path.join(model_dir, outputs.GENES_FILE)
-    text = read_text(path, "genes file", f"--model_dir must be the folder of a training run "
-                                         f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
+    fix = (f"--model_dir must be the folder of a training run (it holds {outputs.GENES_FILE} and "
+           f"{outputs.ENCODER_FILE})")
+    require_folder(model_dir, "model folder", fix)
+    text = read_text(os.path.join(model_dir, outputs.GENES_FILE), "genes file", fix)
     return [line for line in text.splitlines() if line.strip()]
 
 

@@ -19,7 +19,7 @@ import pandas as pd
 from atomic_files import write_table, write_text
 from cli import OneLineErrorParser, run_command
 from errors import TybaltInputError
-from user_files import literal_or_text, read_text, require_writable_folder
+from user_files import literal_or_text, read_text, require_folder, require_writable_folder
 from outputs import save_figure
 
 logger = logging.getLogger(__name__)
@@ -105,10 +105,7 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     A folder whose files cannot be read (truncated, not UTF-8) is reported as UNREADABLE, with a warning, and the
     rest of the campaign is still summarised; only a campaign with no readable folder is an error.
     """
-    if not os.path.isdir(campaign_dir):
-        problem = "is not a folder" if os.path.lexists(campaign_dir) else "not found"
-        raise TybaltInputError(f"campaign folder {campaign_dir} {problem}; give the campaign's experiment folder "
-                               "(the one holding run/)")
+    require_folder(campaign_dir, "campaign folder", "give the campaign's experiment folder (the one holding run/)")
     instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
     if not instances:
         raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; "

@@ -15,11 +15,13 @@ from typing import Any
 import tybalt
 from errors import TybaltInputError
 from synthetic_data import MIN_SYNTHETIC_GENES
+from toy_data import TOY_GENES
 
 DEFINITIONS = {d["name"]: d for d in tybalt.additional_definitions}
 
 INT32_MAX = 2**31 - 1  # TensorFlow sizes and counters are 32-bit
 SEED_MAX = 2**32 - 1  # NumPy's seeds
+GENERATOR_BYTES_PER_VALUE = 41  # peak memory of make_synthetic_data per value (measured at 20,000 x 1,000)
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     _check_depth(checked)
     _check_linear_output_loss(checked)
     _check_generated_split(checked)
+    _check_generated_size(checked)
     return checked
 
 
@@ -116,6 +119,24 @@ def _check_generated_split(params: dict[str, Any]) -> None:
     sample_count = {"synthetic": "synthetic_samples", "toy": "toy_samples"}.get(params.get("data_source", "synthetic"))
     if sample_count and params.get("val_split", 0.1) * params.get(sample_count, 2000) < 1:
         raise TybaltInputError(f"val_split leaves no validation samples; raise val_split or {sample_count}")
+
+
+def _check_generated_size(params: dict[str, Any]) -> None:
+    """Refuse generated data larger than this machine's memory: the generator would be killed half-way."""
+    shape = {"synthetic": (params.get("synthetic_samples", 0), params.get("synthetic_genes", 0)),
+             "toy": (params.get("toy_samples", 0), len(TOY_GENES))}.get(params.get("data_source", "synthetic"))
+    if shape is None:
+        return
+    needed, available = shape[0] * shape[1] * GENERATOR_BYTES_PER_VALUE, _physical_memory_bytes()
+    if needed > available:
+        raise TybaltInputError(f"generating {shape[0]} samples x {shape[1]} genes needs about {needed / 2**30:.0f} GiB "
+                               f"of memory, more than this machine's {available / 2**30:.0f} GiB; "
+                               "use fewer samples or genes")
+
+
+def _physical_memory_bytes() -> int:
+    """The machine's memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def _check_depth(params: dict[str, Any]) -> None:

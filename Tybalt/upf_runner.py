@@ -45,6 +45,8 @@ def read_upf(path: str) -> list[dict[str, Any]]:
             raise TybaltInputError(f"{path}:{number}: each line needs a JSON object with a unique \"id\"")
         seen.add(repr(trial["id"]))
         trials.append(trial)
+    if not trials:
+        raise TybaltInputError(f"UPF file {path} holds no trials; write one JSON object per line")
     return trials
 
 
@@ -123,6 +125,9 @@ def run_campaign(upf_path: str, campaign_dir: str, *, overrides: dict[str, Any] 
         hp_map = hyper_parameter_map({**trial, **overrides}, campaign_dir, experiment_id)
         try:
             results[trial["id"]] = run_trial(benchmark, hp_map)
+        except TybaltInputError as error:  # e.g. a latent_dim wider than the data: the message says it all
+            logger.error("trial %s refused: %s", trial["id"], error)
+            results[trial["id"]] = math.nan
         except Exception:  # noqa: BLE001 -- a failed trial must not end the campaign
             logger.exception("trial %s failed", trial["id"])
             results[trial["id"]] = math.nan

@@ -46,6 +46,13 @@ def require_file(path: str, what: str, fix: str) -> None:
         raise TybaltInputError(f"{what} {path} {problem}; {fix}")
 
 
+def require_folder(path: str, what: str, fix: str) -> None:
+    """Refuse a path that is not a folder: '<what> <path> not found; <fix>' or '... is a file, not a folder; ...'."""
+    if not os.path.isdir(path):
+        problem = "is a file, not a folder" if os.path.lexists(path) else "not found"
+        raise TybaltInputError(f"{what} {path} {problem}; {fix}")
+
+
 def read_text(path: str, what: str, fix: str) -> str:
     """The text of a UTF-8 file (a leading byte-order mark is dropped); any other file is a TybaltInputError."""
     require_file(path, what, fix)
