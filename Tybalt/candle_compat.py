@@ -17,7 +17,7 @@ import sys
 from typing import Any, Callable, Iterable
 
 from cli import OneLineErrorParser
-from errors import TybaltInputError
+from errors import TybaltInputError, shown
 from user_files import LITERAL_ERRORS, read_text
 
 logger = logging.getLogger(__name__)
@@ -139,7 +139,7 @@ def _convert(name: str, value: Any, definition: ParameterDefinition | None, wher
         return convert(value)
     except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
         type_name = getattr(convert, "__name__", str(convert))
-        raise TybaltInputError(f"{where}: {name} = {value!r} is not a valid {type_name}; "
+        raise TybaltInputError(f"{where}: {name} = {shown(value)} is not a valid {type_name}; "
                                f"give a value of type {type_name}") from None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tybalt
-from errors import TybaltInputError
+from errors import TybaltInputError, shown
 from synthetic_data import MIN_SYNTHETIC_GENES
 from toy_data import TOY_GENES
 
@@ -174,8 +174,8 @@ def _convert(name: str, value: Any, definition: dict) -> Any:
         return convert(value)
     except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
         type_name = {"str2bool": "boolean (true/false)"}.get(convert.__name__, convert.__name__)
-        raise TybaltInputError(f"parameter {name} = {_shown(value)} is not a valid {type_name}; "
-                               f"give a {type_name}") from None
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a valid {type_name}; "
+                               f"give a value of type {type_name}") from None
 
 
 def _check_choice(name: str, value: Any, definition: dict) -> None:
@@ -188,27 +188,21 @@ def _check_choice(name: str, value: Any, definition: dict) -> None:
 def _check_domain(name: str, value: Any, domain: Domain) -> None:
     """Refuse a missing, non-finite or out-of-range number, saying which values are allowed."""
     if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TybaltInputError(f"parameter {name} = {_shown(value)} is not a number; give a number "
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a number; give a number "
                                f"{domain.describe()}")
     if not math.isfinite(value):
-        raise TybaltInputError(f"parameter {name} = {_shown(value)} is not a finite number; give a number "
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a finite number; give a number "
                                f"{domain.describe()}")
     if not domain.contains(value):
-        raise TybaltInputError(f"parameter {name} = {_shown(value)} is out of range; it must be {domain.describe()}")
-
-
-def _shown(value: Any) -> str:
-    """A value as it appears in a message, shortened when it is very long (a 400-digit number)."""
-    text = repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}..."
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is out of range; it must be {domain.describe()}")
 
 
 def _check_run_name(name: str, value: Any) -> None:
     """experiment_id and run_id name folders: an empty name, '.', '..' or a path would write outside the run's own."""
     text = str(value)
     if not text.strip() or text in (".", "..") or os.sep in text or "\0" in text:
-        raise TybaltInputError(f"parameter {name} = {value!r} cannot name a folder (empty, '.', '..' or a path); "
-                               f"give a plain name such as RUN001")
+        raise TybaltInputError(f"parameter {name} = {shown(value)} cannot name a folder (empty, '.', '..' or a path); "
+                               f"give a plain name such as {DEFINITIONS[name]['default']!r}")
 
 
 def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str) -> None:

@@ -85,7 +85,7 @@ class SearchSpace:
 def resolve_path(name_or_path: str) -> str:
     """The YAML file for a search-space name in workflows/ (``tybalt_grid``) or an existing path."""
     if os.path.lexists(name_or_path):
-        require_file(name_or_path, "search_space", "give the path of a search-space YAML file")
+        require_file(name_or_path, "search-space file", "give the path of a search-space YAML file")
         return name_or_path
     candidate = os.path.join(WORKFLOWS_DIR, f"{name_or_path}.yaml")
     if os.path.isfile(candidate):
@@ -98,7 +98,7 @@ def resolve_path(name_or_path: str) -> str:
 def load_search_space(name_or_path: str) -> SearchSpace:
     """Read and validate a search-space YAML file; raise TybaltInputError naming the file, key and fix."""
     path = resolve_path(name_or_path)
-    text = read_text(path, "search_space", "give the path of a search-space YAML file")
+    text = read_text(path, "search-space file", "give the path of a search-space YAML file")
     try:
         document = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError) as error:

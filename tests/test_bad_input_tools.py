@@ -115,7 +115,7 @@ TEXT_CASES = {
                                 {"c.txt": LATIN1_CONFIG}),
     "config file binary": Case("tybalt", ("--config_file", "{d}/c.txt"), ("c.txt is not UTF-8 text",),
                                {"c.txt": BINARY}),
-    "search space UTF-16": space(VALID_YAML.encode("utf-16"), "search_space", "space.yaml is not UTF-8 text"),
+    "search space UTF-16": space(VALID_YAML.encode("utf-16"), "search-space file", "space.yaml is not UTF-8 text"),
     "search space binary": space(BINARY, "space.yaml is not UTF-8 text"),
     "UPF file UTF-16": Case("upf_runner", ("{d}/t.upf", "--campaign_dir", "{d}/camp"), ("UPF file",
                                                                                      "t.upf is not UTF-8 text"),
@@ -161,7 +161,7 @@ SPACE_CASES = {
                                                      "  toy_variant: [binary, continuous]\n",
                                                "toy_variant change the data set"),
     "search space that is a folder": Case("tybalt", ("--tuner", "random", "--search_space", "{d}"),
-                                          ("search_space", "is a folder, not a file")),
+                                          ("search-space file", "is a folder, not a file")),
 }
 
 TOOL_CASES = {
