@@ -2,7 +2,7 @@
 
 ``tybalt_baseline_keras2.py``, ``upf_runner.py``, ``hpo_results.py`` and ``workflow_files.py`` run their work through
 ``run_command``: a ``TybaltInputError``, an operating-system error (missing path, permission, disk full) or running
-out of memory prints ``tybalt: error: <what is wrong>; <how to fix it>`` on stderr, with no traceback.
+out of memory (a huge hidden_dim) prints ``tybalt: error: <what is wrong>; <how to fix it>`` on stderr, with no traceback.
 """
 
 from __future__ import annotations
@@ -40,11 +40,17 @@ def run_command(command: Callable[[], Result],
         exit_with_error(str(error))
     except OSError as error:
         exit_with_error(describe_os_error(error))
-    except MemoryError:
-        exit_with_error("out of memory; use smaller sizes (samples, genes, hidden_dim, batch_size) "
+    except out_of_memory_errors():
+        exit_with_error("out of memory; use smaller sizes (samples, genes, hidden_dim, latent_dim, batch_size) "
                         "or a machine with more memory")
     except KeyboardInterrupt:
         exit_with_error(interrupted, INTERRUPTED_EXIT)
+
+
+def out_of_memory_errors() -> tuple[type[BaseException], ...]:
+    """MemoryError, and TensorFlow's failed allocation once TensorFlow is imported (the tools never import it here)."""
+    tensorflow = sys.modules.get("tensorflow")
+    return (MemoryError,) + ((tensorflow.errors.ResourceExhaustedError,) if tensorflow is not None else ())
 
 
 def describe_os_error(error: OSError) -> str:

@@ -442,3 +442,24 @@ def test_tools_print_one_line_and_never_start_tensorflow_in_a_real_process(tmp_p
         assert len(lines) == 1 and lines[0].startswith("tybalt: error: "), (name, done.stderr[-2000:])
         assert all(text.replace("{d}", str(folder)) in lines[0] for text in case.expected), name
         assert done.stdout.strip().splitlines()[-1] == "tensorflow imported: False", name
+
+
+def _limit_address_space() -> None:
+    """Run in the child: 12 GB of address space, so an absurd allocation fails at once on any machine."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))
+
+
+def test_a_model_too_large_for_memory_is_one_line_not_a_tensorflow_traceback(tmp_path):
+    command = [sys.executable, os.path.join(TYBALT_DIR, SCRIPTS["tybalt"]), "--synthetic_samples", "100",
+               "--synthetic_genes", "100", "--latent_dim", "2", "--depth", "1", "--hidden_dim", "2000000000",
+               "--epochs", "1", "--verbose", "false", "--data_dir", str(tmp_path / "data"),
+               "--output_dir", str(tmp_path / "out")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, preexec_fn=_limit_address_space)
+    errors = [line for line in done.stderr.splitlines() if "tybalt: error:" in line]
+    assert done.returncode == 2, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    assert errors == [done.stderr.strip().splitlines()[-1]]
+    assert errors[0].startswith("tybalt: error: out of memory; use smaller sizes")
+    assert not (tmp_path / "out").exists()
