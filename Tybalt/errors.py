@@ -1,6 +1,5 @@
 """The one exception type for mistakes a user can fix; entry points print it as one line and exit 2."""
 
-
 from typing import Any
 
 LONGEST_SHOWN_VALUE = 40

@@ -19,8 +19,8 @@ import pandas as pd
 from atomic_files import write_table, write_text
 from cli import OneLineErrorParser, run_command
 from errors import TybaltInputError
-from user_files import literal_or_text, read_text, require_folder, require_writable_folder
 from outputs import save_figure
+from user_files import literal_or_text, read_text, require_folder, require_writable_folder
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,7 @@ BEST_PARAMS_FILE = "best_params.json"
 PLOT_FILE = "hpo.png"
 COMPLETED, FAILED = "COMPLETED", "FAILED"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
+CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
 RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
 SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
 # Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
@@ -105,11 +106,10 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     A folder whose files cannot be read (truncated, not UTF-8) is reported as UNREADABLE, with a warning, and the
     rest of the campaign is still summarised; only a campaign with no readable folder is an error.
     """
-    require_folder(campaign_dir, "campaign folder", "give the campaign's experiment folder (the one holding run/)")
+    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
     instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
     if not instances:
-        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; "
-                               "give the campaign's experiment folder (the one holding run/)")
+        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
     trials = [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
     if all(trial["status"] == UNREADABLE for trial in trials):
         raise TybaltInputError(f"none of the {len(trials)} instance folders under {campaign_dir} can be read "

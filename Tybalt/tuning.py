@@ -41,7 +41,6 @@ LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function 
 CV_FOLDS = 3
 
 
-
 @dataclass
 class SearchHistory:
     """What ``run`` returns for a search: the best objective as a one-entry ``val_loss`` history."""

@@ -161,6 +161,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _run_from_command_line(argv: list[str] | None) -> None:
+    """Parse the command line, run the trials and print each one's result."""
     parser = OneLineErrorParser(description="Run UPF trials like the CANDLE Supervisor, without swift-t.",
                                 allow_abbrev=False)
     parser.add_argument("upf", help="UPF file (one JSON object per line)")
