@@ -64,6 +64,6 @@ def describe_os_error(error: OSError) -> str:
 
 
 def exit_with_error(message: str, code: int = BAD_INPUT_EXIT) -> NoReturn:
-    """Print one line on stderr (no traceback) and exit; 2 is the exit code for bad input."""
-    print(f"tybalt: error: {message}", file=sys.stderr)
+    """Print one line on stderr (no traceback; a message quoting several lines is joined) and exit; 2 = bad input."""
+    print(f"tybalt: error: {' '.join(message.split())}", file=sys.stderr)
     sys.exit(code)

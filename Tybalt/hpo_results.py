@@ -140,6 +140,9 @@ def read_parameters_file(path: str) -> dict[str, Any]:
         if "=" in line and not line.lstrip().startswith(("#", "[")):
             key, raw = (part.strip() for part in line.split("=", 1))
             values[key] = literal_or_text(raw)
+    if not values:
+        raise TybaltInputError(f"parameters file {path} holds no key=value lines (empty or cut short); "
+                               "was the trial interrupted while writing it?")
     return values
 
 

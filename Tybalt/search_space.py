@@ -102,7 +102,7 @@ def load_search_space(name_or_path: str) -> SearchSpace:
     try:
         document = yaml.safe_load(text)
     except (yaml.YAMLError, RecursionError) as error:
-        raise TybaltInputError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+        raise TybaltInputError(f"{path}: not valid YAML ({_yaml_problem(error)}); fix the syntax") from None
     if not isinstance(document, dict):
         raise TybaltInputError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
     _check_keys(path, "top level", document, TOP_LEVEL_KEYS)
@@ -226,6 +226,14 @@ def _checked_value(path: str, where: str, name: str, value: Any, context: dict[s
         return check_parameters({**(context or {}), name: value})[name]
     except TybaltInputError as error:
         raise TybaltInputError(f"{path}: {where}: {error}") from None
+
+
+def _yaml_problem(error: Exception) -> str:
+    """PyYAML's problem and where it is, on one line ('expected ',' or ']' at line 2, column 1')."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
 
 
 def _check_names_are_text(path: str, section: str, mapping: dict) -> None:

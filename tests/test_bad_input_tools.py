@@ -160,6 +160,9 @@ SPACE_CASES = {
     "toy data parameter varied": space("fixed: {data_source: toy}\nparameters:\n"
                                                      "  toy_variant: [binary, continuous]\n",
                                                "toy_variant change the data set"),
+    "YAML syntax error (PyYAML's message spans lines)": space("parameters: {latent_dim: [2, 3\n",
+                                                             "not valid YAML (expected ',' or ']'", "at line 2"),
+    "YAML python tag": space("parameters: !!python/object:os.system {}\n", "could not determine a constructor"),
     "search space that is a folder": Case("tybalt", ("--tuner", "random", "--search_space", "{d}"),
                                           ("search-space file", "is a folder, not a file")),
 }
@@ -172,6 +175,9 @@ TOOL_CASES = {
     "hpo output folder is a file": Case("hpo_results", ("{d}/camp", "--output_dir", "{d}/c.txt"),
                                         ("output folder", "c.txt is not a folder", "--output_dir"),
                                         campaign(**{"c.txt": "x\n"})),
+    "campaign whose only parameters.txt is empty": Case("hpo_results", ("{d}/camp",),
+                                                        ("holds no key=value lines (empty or cut short)",),
+                                                        campaign(**{"camp/run/t1/parameters.txt": ""})),
     "campaign whose only parameters.txt is a FIFO": Case("hpo_results", ("{d}/camp",), ("named pipe (FIFO)",),
                                                           campaign(**{"camp/run/t1/parameters.txt": FIFO})),
     "hpo unknown flag": Case("hpo_results", ("{d}/camp", "--outputdir", "x"), ("unrecognized arguments",),
