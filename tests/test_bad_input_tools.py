@@ -10,6 +10,7 @@ also run as real processes, in parallel, to check what a user sees on the termin
 import errno
 import json
 import os
+import pathlib
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -293,7 +294,7 @@ def _arguments(case: Case, folder) -> list:
 def case_folder(tmp_path, monkeypatch):
     """The case's folder, also the working folder (relative paths and the default Output/ land inside it)."""
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return pathlib.Path(os.getcwd())  # as the tools see it (a /tmp reached through a link is resolved)
 
 
 @pytest.mark.parametrize("name", list(CASES))
