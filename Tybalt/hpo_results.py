@@ -66,7 +66,8 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
     text = json.dumps(_finite_or_null(summary), indent=2, default=str, allow_nan=False)
     write_text(os.path.join(folder, BEST_PARAMS_FILE), text + "\n")
     plot_results(folder, table, hyperparameters, objective, title)
-    logger.info("%d trials (%d completed) written to %s", len(table), summary["completed"], folder)
+    logger.info("%d trials (%d completed, %d unreadable) written to %s", len(table), summary["completed"],
+                summary.get("unreadable", 0), folder)
 
 
 def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str) -> str:

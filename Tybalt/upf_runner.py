@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Any
 
+import tybalt
 from cli import OneLineErrorParser, run_command
 from errors import TybaltInputError
 from parameters import check_parameters
@@ -51,10 +52,11 @@ def read_upf(path: str) -> list[dict[str, Any]]:
 
 
 def check_trials(trials: list[dict[str, Any]], overrides: dict[str, Any], upf_path: str) -> None:
-    """Check every trial's values (with the overrides) before any runs, so a bad line stops nothing half-way."""
+    """Check every trial's values (over the defaults, with the overrides) before any runs, so none fails half-way."""
+    defaults = {definition["name"]: definition["default"] for definition in tybalt.additional_definitions}
     for trial in trials:
         try:
-            check_parameters({**trial, **overrides, "run_id": str(trial["id"])})
+            check_parameters({**defaults, **trial, **overrides, "run_id": str(trial["id"])})
         except TybaltInputError as error:
             raise TybaltInputError(f"{upf_path}: trial {trial['id']!r}: {error}") from None
 

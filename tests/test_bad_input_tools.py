@@ -214,6 +214,9 @@ TOOL_CASES = {
                                       {"t.upf": json.dumps(TRIAL) + "\n"}),
     "empty UPF file": Case("upf_runner", ("{d}/t.upf", "--campaign_dir", "{d}/camp"), ("t.upf holds no trials",),
                            {"t.upf": "\n"}),
+    "UPF depth the default model_type lacks": Case("upf_runner", ("{d}/t.upf", "--campaign_dir", "{d}/camp"),
+                                                   ("trial 'a'", "depth = 5 is not supported by model_type 'vae'"),
+                                                   {"t.upf": '{"id": "a", "depth": 5}\n'}),
     "--set without =": Case("upf_runner", ("{d}/t.upf", "--campaign_dir", "{d}/camp", "--set", "epochs"),
                             ("expected name=value",), {"t.upf": json.dumps(TRIAL) + "\n"}),
     # the shared error path in workflow_files.py
