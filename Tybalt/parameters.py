@@ -66,7 +66,7 @@ RUN_NAMES = ("experiment_id", "run_id")
 
 # Every int and float parameter of tybalt.additional_definitions has its domain here (a test checks it).
 DOMAINS: dict[str, Domain] = {
-    "depth": Domain(0, max(r.stop for r in DEPTHS.values()) - 1),
+    "depth": Domain(0),  # the depths of each model_type are checked by _check_depth
     "hidden_dim": Domain(1),
     "latent_dim": Domain(1),
     "kappa": Domain(0, math.inf, low_open=True),

@@ -74,7 +74,7 @@ NUMBER_CASES = {
                                                                        "at least 70")),
     "synthetic_samples 5": Case("tybalt", ("--synthetic_samples", "5"), ("synthetic_samples = 5 is out of range",)),
     "hidden_dim past 32 bits": Case("tybalt", ("--hidden_dim", "2147483648"), ("hidden_dim = 2147483648 is out",)),
-    "depth 9": Case("tybalt", ("--model_type", "ae", "--depth", "9"), ("depth = 9 is out of range", "at most 6")),
+    "depth 9": Case("tybalt", ("--model_type", "ae", "--depth", "9"), ("depth = 9 is not supported by model_type 'ae'", "from 0 to 6")),
     "noise 1 (drops every input)": Case("tybalt", ("--noise", "1"), ("noise = 1.0 is out of range", "below 1")),
     "sparsity nan": Case("tybalt", ("--sparsity", "nan"), ("sparsity = nan is not a finite number",)),
     "perplexity -inf": Case("tybalt", ("--perplexity=-inf",), ("perplexity = -inf is not a finite number",)),
