@@ -18,12 +18,18 @@ TEMPORARY_NAME = re.compile(r"^\.tmp\.(\d+)\.")
 
 @contextmanager
 def replaced_atomically(path: str) -> Iterator[str]:
-    """Yield a temporary path beside ``path`` (same extension); on success rename it to ``path``."""
+    """Yield a temporary path beside ``path`` (same extension); on success rename it to ``path``.
+
+    An operating-system error that names no file (a full disk while writing) is given ``path``, so it can be reported.
+    """
     directory, name = os.path.split(path)
     temporary = temporary_path(directory, name)
     try:
         yield temporary
         os.replace(temporary, path)
+    except OSError as error:
+        error.filename = error.filename or path
+        raise
     finally:
         if os.path.exists(temporary):
             os.remove(temporary)

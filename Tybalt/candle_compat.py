@@ -16,7 +16,9 @@ import os
 import sys
 from typing import Any, Callable, Iterable
 
-from errors import TybaltInputError
+from cli import OneLineErrorParser
+from errors import TybaltInputError, shown
+from user_files import LITERAL_ERRORS, read_text
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +39,8 @@ def str2bool(text: str | bool) -> bool:
 
 COMMON_DEFINITIONS: list[ParameterDefinition] = [
     {"name": "config_file", "type": str, "default": None,
-     "help": "default-model INI file to read instead of the benchmark's own (relative to the benchmark folder)"},
+     "help": "default-model INI file to read instead of the benchmark's own (a relative path is looked up in the "
+             "working folder, then in the benchmark folder)"},
 ]
 
 
@@ -89,11 +92,10 @@ def finalize_parameters(benchmark: Benchmark, argv: list[str] | None = None) -> 
 
 def read_config_file(path: str, definitions: dict[str, ParameterDefinition]) -> dict[str, Any]:
     """Read an INI file whose values are Python literals, converting each to its definition's type."""
-    if not os.path.isfile(path):
-        raise TybaltInputError(f"config file {path} not found; pass an existing file with --config_file")
+    text = read_text(path, "config file", "pass an existing file with --config_file")
     parser = configparser.ConfigParser(interpolation=None)
     try:
-        parser.read(path)
+        parser.read_string(text, source=path)
     except configparser.Error as error:
         errors = getattr(error, "errors", None)  # ParsingError lists (line number, repr of the line) pairs
         first_line = (f"line {errors[0][0]}: {ast.literal_eval(errors[0][1]).strip()}" if errors
@@ -116,7 +118,7 @@ def _literal(path: str, key: str, text: str) -> Any:
     """Parse one INI value as a Python literal (number, string, list, bool, None)."""
     try:
         return ast.literal_eval(text.strip())
-    except (ValueError, SyntaxError):
+    except LITERAL_ERRORS:
         raise TybaltInputError(
             f"config file {path}: value of {key!r} is not a Python literal ({text.strip()!r}); "
             f"write numbers as 10 or 0.5, text in quotes ('adam'), lists as [1, 2]") from None
@@ -135,9 +137,9 @@ def _convert(name: str, value: Any, definition: ParameterDefinition | None, wher
         if convert is int and isinstance(value, float) and not value.is_integer():
             raise ValueError
         return convert(value)
-    except (ValueError, TypeError, argparse.ArgumentTypeError):
+    except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
         type_name = getattr(convert, "__name__", str(convert))
-        raise TybaltInputError(f"{where}: {name} = {value!r} is not a valid {type_name}; "
+        raise TybaltInputError(f"{where}: {name} = {shown(value)} is not a valid {type_name}; "
                                f"give a value of type {type_name}") from None
 
 
@@ -150,15 +152,20 @@ def _config_file_from(argv: list[str]) -> str | None:
 
 
 def _config_path(benchmark: Benchmark, config_file: str | None) -> str:
-    """Resolve the INI file: --config_file if given, else the default model, relative to the benchmark."""
-    name = config_file or benchmark.default_model
-    return name if os.path.isabs(name) else os.path.join(benchmark.file_path, name)
+    """Resolve the INI file: --config_file as given (relative to the working folder), else next to the benchmark.
+
+    A relative --config_file found in neither place is reported with its working-folder path.
+    """
+    beside_benchmark = os.path.join(benchmark.file_path, config_file or benchmark.default_model)
+    if config_file and (os.path.lexists(config_file) or not os.path.lexists(beside_benchmark)):
+        return os.path.abspath(config_file)
+    return beside_benchmark
 
 
 def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefinition],
                   file_values: dict[str, Any]) -> argparse.ArgumentParser:
     """One ``--name`` flag per definition; only flags actually given end up in the parsed namespace."""
-    parser = _OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc, allow_abbrev=False)
+    parser = OneLineErrorParser(prog=benchmark.prog, description=benchmark.desc, allow_abbrev=False)
     for name, definition in definitions.items():
         shown_default = file_values.get(name, definition.get("default"))
         help_text = f"{definition.get('help', '')} (default: {shown_default!r})".replace("%", "%%")
@@ -168,14 +175,3 @@ def _build_parser(benchmark: Benchmark, definitions: dict[str, ParameterDefiniti
                 options[key] = definition[key]
         parser.add_argument(f"--{name}", **options)
     return parser
-
-
-class _OneLineErrorParser(argparse.ArgumentParser):
-    """An argument parser whose mistakes (unknown flag, wrong type) become one-line TybaltInputErrors.
-
-    Built with ``allow_abbrev=False``: a mistyped flag such as ``--epoch`` is refused instead of silently taken
-    as an abbreviation of ``--epochs``.
-    """
-
-    def error(self, message: str):
-        raise TybaltInputError(f"{message}; run with --help to list the parameters and their types")

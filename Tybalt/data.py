@@ -29,6 +29,7 @@ from file_locks import producer_lock
 from synthetic_data import GENERATOR_VERSION, make_synthetic_data
 from tcga import TcgaOptions, prepare_tcga
 from toy_data import TOY_GENES, make_toy_values, toy_sample_ids
+from user_files import require_file
 
 logger = logging.getLogger(__name__)
 
@@ -104,11 +105,8 @@ def write_synthetic_files(data_dir: str, n_samples: int, n_genes: int, seed: int
 
 def load_expression_tsv(path: str, cache_dir: str) -> ExpressionData:
     """Read a samples x genes TSV (first column sample ids, header gene symbols), via the binary cache."""
-    if os.path.isdir(path):
-        raise TybaltInputError(f"data file {path} is a folder; give the path of a samples x genes TSV file")
-    if not os.path.isfile(path):
-        raise TybaltInputError(f"data file {path} not found; give an existing samples x genes TSV "
-                               f"as data_source, or use --data_source synthetic")
+    require_file(path, "data file", "give the path of a samples x genes TSV file as data_source, "
+                                    "or use --data_source synthetic")
     cache_stem = _cache_stem(path, cache_dir)
     cached = _read_cache(cache_stem, path)
     if cached is not None:
@@ -125,9 +123,7 @@ def load_clinical_table(path: str, sample_ids: list[str]) -> pd.DataFrame:
 
     A table sharing no sample id with the data is refused; one sharing some is used with a warning giving counts.
     """
-    if os.path.isdir(path) or not os.path.isfile(path):
-        problem = "is a folder" if os.path.isdir(path) else "not found"
-        raise TybaltInputError(f"clinical file {path} {problem}; give an existing TSV or set clinical_data = ''")
+    require_file(path, "clinical file", "give an existing TSV or set clinical_data = ''")
     table = _read_tsv(path, "clinical file", "give a tab-separated table with sample ids in the first column")
     if table.shape[0] == 0:
         raise TybaltInputError(f"clinical file {path} has no rows; give one row per sample, sample ids first")
@@ -201,6 +197,7 @@ def _read_tsv(path: str, what: str, fix: str) -> pd.DataFrame:
 def _parse_expression_tsv(path: str) -> ExpressionData:
     """Parse the TSV with pandas and check its structure, naming the first problem found."""
     frame = _read_tsv(path, "data file", "give a tab-separated samples x genes table")
+    _refuse_comma_separated(path, frame)
     if frame.shape[0] == 0 or frame.shape[1] == 0:
         raise TybaltInputError(f"data file {path} has no data rows or no gene columns; "
                                f"give a samples x genes table with a header row")
@@ -219,6 +216,15 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
     by_column = frame.to_numpy(dtype=np.float32)  # pandas' layout
     del frame  # frees pandas' float64 matrix before the row-ordered copy is made
     return ExpressionData(values=np.ascontiguousarray(by_column), sample_ids=sample_ids, genes=genes)
+
+
+def _refuse_comma_separated(path: str, frame: pd.DataFrame) -> None:
+    """Read with tabs, a comma-separated file is one column of 'S0,0.1,...' texts; say so, not 'no columns'/'NaN'."""
+    first_cells = [str(frame.index.name or ""), *frame.index.astype(str)[:5]]
+    rows_without_values = frame.shape[1] == 0 or frame.iloc[:5].isna().all(axis=1).any()
+    if rows_without_values and any("," in cell for cell in first_cells):
+        raise TybaltInputError(f"data file {path} is comma-separated; save it tab-separated (a samples x genes TSV "
+                               f"with sample ids in the first column)")
 
 
 def _header_names(path: str, parsed: pd.Index) -> pd.Index:

@@ -16,6 +16,7 @@ import outputs
 import run_state
 from data import ExpressionData, check_values, load_expression_tsv
 from errors import TybaltInputError
+from user_files import read_text, require_folder
 
 logger = logging.getLogger(__name__)
 
@@ -56,15 +57,11 @@ def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: s
 
 def read_training_genes(model_dir: str) -> list[str]:
     """The genes the model was trained on, in input order (``genes.txt`` of the run folder)."""
-    if not os.path.isdir(model_dir):
-        raise TybaltInputError(f"model folder {model_dir} not found; --model_dir must be the folder of a training run "
-                               f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
+    fix = (f"--model_dir must be the folder of a training run (it holds {outputs.GENES_FILE} and "
+           f"{outputs.ENCODER_FILE})")
+    require_folder(model_dir, "model folder", fix)
     path = os.path.join(model_dir, outputs.GENES_FILE)
-    if not os.path.isfile(path):
-        raise TybaltInputError(f"{path} not found; --model_dir must be the folder of a training run "
-                               f"(it holds {outputs.GENES_FILE} and {outputs.ENCODER_FILE})")
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        lines = handle.read().splitlines()
+    lines = read_text(path, "genes file", fix).splitlines()
     blank = [str(number) for number, gene in enumerate(lines, 1) if not gene.strip()]
     duplicated = sorted(gene for gene, count in Counter(lines).items() if count > 1 and gene.strip())
     if blank or duplicated or not lines:

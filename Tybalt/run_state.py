@@ -27,6 +27,7 @@ from errors import TybaltInputError
 from file_locks import LockHeld, exclusive_lock
 from outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE,
                      read_json_object)
+from user_files import require_writable_folder
 
 logger = logging.getLogger(__name__)
 
@@ -140,12 +141,7 @@ def training_parameters(params: dict[str, Any]) -> dict[str, Any]:
 
 def check_can_create(folder: str, flag: str = "--output_dir", what: str = "output folder") -> None:
     """Refuse a folder that cannot be made: it, or its nearest existing ancestor, must be a writable folder."""
-    existing = folder
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
-        problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"
-        raise TybaltInputError(f"{what} {folder} cannot be written: {existing} {problem}; choose another {flag}")
+    require_writable_folder(folder, what, flag)
 
 
 def _first_missing(folder: str) -> str | None:

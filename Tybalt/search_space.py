@@ -32,6 +32,7 @@ import yaml
 import tybalt
 from errors import TybaltInputError
 from parameters import check_parameters
+from user_files import read_text, require_file
 
 WORKFLOWS_DIR = os.path.join(os.path.dirname(tybalt.FILE_PATH), "workflows")
 TOP_LEVEL_KEYS = ("name", "description", "fixed", "parameters")
@@ -39,6 +40,9 @@ RANGE_KEYS = ("min", "max", "step", "sampling", "type", "when")
 VALUES_KEYS = ("values", "when")
 SAMPLINGS = ("linear", "log")
 DEFINITIONS = {d["name"]: d for d in tybalt.additional_definitions}
+# Parameters that change the data set: an in-process search loads the data once, so they cannot vary between trials.
+DATA_PARAMETERS = {"data_source", "data_dir", "train_data", "clinical_data", "synthetic_samples", "synthetic_genes",
+                   "val_split", "rng_seed", "toy_samples", "toy_variant", "num_genes", "gene_selection", "scaling"}
 
 
 # (parent name, the parent's values for which a parameter is active), all of which must hold
@@ -96,7 +100,8 @@ class SearchSpace:
 
 def resolve_path(name_or_path: str) -> str:
     """The YAML file for a search-space name in workflows/ (``tybalt_grid``) or an existing path."""
-    if os.path.isfile(name_or_path):
+    if os.path.lexists(name_or_path):
+        require_file(name_or_path, "search-space file", "give the path of a search-space YAML file")
         return name_or_path
     candidate = os.path.join(WORKFLOWS_DIR, f"{name_or_path}.yaml")
     if os.path.isfile(candidate):
@@ -109,11 +114,11 @@ def resolve_path(name_or_path: str) -> str:
 def load_search_space(name_or_path: str) -> SearchSpace:
     """Read and validate a search-space YAML file; raise TybaltInputError naming the file, key and fix."""
     path = resolve_path(name_or_path)
+    text = read_text(path, "search-space file", "give the path of a search-space YAML file")
     try:
-        with open(path) as handle:
-            document = yaml.safe_load(handle)
-    except yaml.YAMLError as error:
-        raise TybaltInputError(f"{path}: not valid YAML ({error}); fix the syntax") from None
+        document = yaml.safe_load(text)
+    except (yaml.YAMLError, RecursionError) as error:
+        raise TybaltInputError(f"{path}: not valid YAML ({_yaml_problem(error)}); fix the syntax") from None
     if not isinstance(document, dict):
         raise TybaltInputError(f"{path}: expected a mapping with keys {', '.join(TOP_LEVEL_KEYS)}")
     _check_keys(path, "top level", document, TOP_LEVEL_KEYS)
@@ -124,6 +129,8 @@ def load_search_space(name_or_path: str) -> SearchSpace:
     fixed = document.get("fixed") or {}
     if not isinstance(fixed, dict):
         raise TybaltInputError(f"{path}: 'fixed' must be a mapping of parameter name to one value")
+    for section, mapping in (("fixed", fixed), ("parameters", parameters)):
+        _check_names_are_text(path, section, mapping)
     both = sorted(set(fixed) & set(parameters))
     if both:
         raise TybaltInputError(f"{path}: {', '.join(both)} both fixed and searched; keep it in one of the two")
@@ -198,6 +205,18 @@ def define_hyperparameters(space: SearchSpace, hp) -> dict[str, Any]:
         if value is not None:
             values[name] = value
     return values
+
+
+def check_space_for_search(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
+    """The parameters of an in-process search (the space's fixed values applied), checked before TensorFlow starts.
+
+    A space that varies the data set is refused: one search loads the data once.
+    """
+    varied = sorted(set(space.parameters) & DATA_PARAMETERS)
+    if varied:
+        raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
+                               "one KerasTuner search; move them to 'fixed' or run one search per value")
+    return check_parameters({**params, **space.fixed})
 
 
 def _declare(hp, name: str, parameter: Parameter) -> Any:
@@ -295,7 +314,7 @@ def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any], when
     if step is not None:
         if sampling == "log":
             raise TybaltInputError(f"{path}: {where} has both step and log sampling; drop one of them")
-        if not isinstance(step, (int, float)) or isinstance(step, bool) or step <= 0 or step > high - low:
+        if not _is_numeric((step,)) or not 0 < step <= high - low:
             raise TybaltInputError(f"{path}: {where}.step = {step!r}; give a positive step no larger than max - min")
         if kind == "int" and not _is_int(step):
             raise TybaltInputError(f"{path}: {where}.step must be an integer for an int range")
@@ -311,6 +330,22 @@ def _checked_value(path: str, where: str, name: str, value: Any, context: dict[s
         return check_parameters({**(context or {}), name: value})[name]
     except TybaltInputError as error:
         raise TybaltInputError(f"{path}: {where}: {error}") from None
+
+
+def _yaml_problem(error: Exception) -> str:
+    """PyYAML's problem and where it is, on one line ('expected ',' or ']' at line 2, column 1')."""
+    problem, mark = getattr(error, "problem", None), getattr(error, "problem_mark", None)
+    if problem and mark:
+        return f"{problem} at line {mark.line + 1}, column {mark.column + 1}"
+    return " ".join(str(error).split())
+
+
+def _check_names_are_text(path: str, section: str, mapping: dict) -> None:
+    """YAML reads an unquoted 1, true or null as a number, boolean or None: a parameter name must be text."""
+    for name in mapping:
+        if not isinstance(name, str):
+            raise TybaltInputError(f"{path}: {section} has the key {name!r}, which is not a parameter name; "
+                                   "use a name from tybalt.additional_definitions")
 
 
 def _check_keys(path: str, where: str, mapping: dict, allowed: tuple) -> None:

@@ -31,6 +31,7 @@ METASTASIS_GENES = ("ROPN1", "SOX10", "MAGEA4", "CSAG1")
 PRIMARY_MELANOMA_GENES = ("KRT14", "KRT5", "KRT1", "LOR")
 PLANTED_GENES = (tuple(g for _, _, markers in CANCER_TYPES.values() for g in markers) + FEMALE_GENES + MALE_GENES
                  + TUMOR_GENES + NORMAL_GENES + METASTASIS_GENES + PRIMARY_MELANOMA_GENES)
+MIN_SYNTHETIC_GENES = len(PLANTED_GENES) + 10  # the planted programs plus a few unnamed genes
 SAMPLE_TYPE_CODES = {"Primary Tumor": "01", "Solid Tissue Normal": "11", "Metastatic": "06"}
 NORMAL_FRACTION = 0.08
 FILLER_TYPE_SCALE = 1.0  # spread of the weaker cancer-type pattern on the unnamed genes
@@ -46,8 +47,8 @@ SKCM_METASTATIC_FRACTION = 0.75
 
 def make_synthetic_data(n_samples: int, n_genes: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Return (expression samples x genes in [0, 1], clinical table), both indexed by sample barcode."""
-    if n_genes < len(PLANTED_GENES) + 10:
-        raise ValueError(f"synthetic_genes must be at least {len(PLANTED_GENES) + 10} to hold the planted programs")
+    if n_genes < MIN_SYNTHETIC_GENES:
+        raise ValueError(f"synthetic_genes must be at least {MIN_SYNTHETIC_GENES} to hold the planted programs")
     rng = np.random.default_rng(seed)
     clinical = _make_clinical(n_samples, rng)
     genes = list(PLANTED_GENES) + [f"GENE{i:05d}" for i in range(n_genes - len(PLANTED_GENES))]

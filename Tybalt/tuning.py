@@ -28,11 +28,10 @@ from baselines import LINEAR_METHODS, iteration_limit_accepted, linear_method, r
 import outputs
 import run_state
 from atomic_files import write_table
-from errors import TybaltInputError
 from input_pipeline import shared_tensor
 from keras_backend import import_keras_tuner, tf
 from parameters import check_parameters
-from search_space import SearchSpace, define_hyperparameters
+from search_space import SearchSpace, check_space_for_search, define_hyperparameters
 from models import apply_in_batches
 from training import set_seed, train
 from trial import build_model, load_data
@@ -43,9 +42,6 @@ logger = logging.getLogger(__name__)
 OBJECTIVE = "val_loss"
 LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function returns
 CV_FOLDS = 3
-# Parameters that change the data set: a search loads the data once, so they cannot vary between trials.
-DATA_PARAMETERS = {"data_source", "data_dir", "train_data", "clinical_data", "synthetic_samples",
-                   "synthetic_genes", "val_split", "rng_seed"}
 
 
 @dataclass
@@ -57,8 +53,7 @@ class SearchHistory:
 
 def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     """Run the search named by ``params['tuner']`` over ``space`` (loaded from ``params['search_space']``)."""
-    _check_space_for_tuning(space)
-    params = check_parameters({**params, **space.fixed})
+    params = check_space_for_search(params, space)
     set_seed(params["rng_seed"])
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     with run_state.output_folder_held(folder, worker=os.environ.get("KERASTUNER_TUNER_ID", "")):
@@ -209,11 +204,3 @@ def _trial_row(trial, seconds: float | None) -> dict[str, Any]:
             "val_reconstruction_mse": mse if completed else None,
             "status": hpo_results.COMPLETED if completed else hpo_results.FAILED, "seconds": seconds,
             "values": {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}}
-
-
-def _check_space_for_tuning(space: SearchSpace) -> None:
-    """Refuse spaces that vary the data set: one search loads the data once."""
-    varied = sorted(set(space.parameters) & DATA_PARAMETERS)
-    if varied:
-        raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
-                               "one KerasTuner search; move them to 'fixed' or run one search per value")

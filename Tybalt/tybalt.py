@@ -72,7 +72,7 @@ additional_definitions = [
     {"name": "experiment_id", "type": str, "default": "EXP000", "help": "experiment name (CANDLE)"},
     {"name": "run_id", "type": str, "default": "RUN000", "help": "run name within the experiment (CANDLE)"},
     {"name": "timeout", "type": int, "default": -1,
-     "help": "seconds after which training stops cleanly and saves; -1 means no limit"},
+     "help": "seconds after which training stops cleanly and saves; -1 means no limit (0 is refused)"},
     {"name": "verbose", "type": candle.str2bool, "default": True, "help": "print a progress line per epoch"},
     {"name": "save_model", "type": candle.str2bool, "default": True,
      "help": "save the trained encoder and decoder as .keras files"},

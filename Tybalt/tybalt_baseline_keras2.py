@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 from typing import Any
 
 import tybalt
 from candle_layer import USING_REAL_CANDLE, candle
+from cli import run_command
 from errors import TybaltInputError
 from parameters import check_parameters
+from user_files import require_file
 
 logger = logging.getLogger("tybalt")
 
@@ -40,9 +41,10 @@ def run(params: dict[str, Any]):
     if params["preprocess_only"]:
         return preprocess_only(params)
     if params["tuner"] != "none":
-        from search_space import load_search_space
+        from search_space import check_space_for_search, load_search_space
 
-        space = load_search_space(params["search_space"])  # a mistake in the YAML is reported before TF starts
+        space = load_search_space(params["search_space"])
+        check_space_for_search(params, space)  # a mistake in the YAML is reported before TensorFlow starts
         import tuning
 
         return tuning.search(params, space)
@@ -66,6 +68,7 @@ def encode(params: dict[str, Any]) -> str:
     params = check_parameters(params)
     if not params["model_dir"]:
         raise TybaltInputError("--encode_data needs --model_dir, the folder of the training run to use")
+    require_file(params["encode_data"], "data file", "give --encode_data an existing samples x genes TSV to encode")
     import outputs
     from encode import encode_file
 
@@ -84,26 +87,16 @@ def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:
 def main() -> None:
     """Command-line entry: train (or encode with --encode_data), or print one line and exit 2 on bad input."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        params = initialize_parameters()
-        if params.get("encode_data"):
-            encode(params)
-        else:
-            run(params)
-    except TybaltInputError as error:
-        _exit_with_error(str(error))
-    except OSError as error:  # e.g. an output folder without write permission, a data path that is a folder
-        path = f" {error.filename}" if error.filename else ""
-        _exit_with_error(f"cannot use{path}: {error.strerror or error}; check that the path exists, is the right "
-                         f"kind (file or folder) and that you may read and write it")
-    except KeyboardInterrupt:
-        _exit_with_error("interrupted; rerun the same command to resume from the last checkpoint", code=130)
+    run_command(_train_or_encode, interrupted="interrupted; rerun the same command to resume from the last checkpoint")
 
 
-def _exit_with_error(message: str, code: int = 2) -> None:
-    """Print one line on stderr (no traceback) and exit; 2 is the exit code for bad input."""
-    print(f"tybalt: error: {message}", file=sys.stderr)
-    sys.exit(code)
+def _train_or_encode() -> None:
+    """Read the parameters, then encode with --encode_data or train."""
+    params = initialize_parameters()
+    if params.get("encode_data"):
+        encode(params)
+    else:
+        run(params)
 
 
 if __name__ == "__main__":

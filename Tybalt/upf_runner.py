@@ -12,7 +12,6 @@ parameters, ``run(params)`` trains, and ``parameters.txt``, ``result.txt`` (the 
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import logging
 import math
@@ -20,7 +19,11 @@ import os
 import sys
 from typing import Any
 
+import tybalt
+from cli import OneLineErrorParser, run_command
 from errors import TybaltInputError
+from parameters import check_parameters
+from user_files import literal_or_text, read_text, require_writable_folder
 
 logger = logging.getLogger(__name__)
 
@@ -30,20 +33,32 @@ OBJECTIVE = "val_loss"
 def read_upf(path: str) -> list[dict[str, Any]]:
     """The trials of a UPF file: one JSON object per non-empty line, each with a unique ``id``."""
     trials, seen = [], set()
-    with open(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                trial = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise TybaltInputError(f"{path}:{number}: not a JSON object ({error.msg}); "
-                                       "write one object per line") from None
-            if not isinstance(trial, dict) or "id" not in trial or trial["id"] in seen:
-                raise TybaltInputError(f"{path}:{number}: each line needs a JSON object with a unique \"id\"")
-            seen.add(trial["id"])
-            trials.append(trial)
+    text = read_text(path, "UPF file", "give the path of a .upf file (one JSON object per line)")
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            trial = json.loads(line)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise TybaltInputError(f"{path}:{number}: not a JSON object ({getattr(error, 'msg', error)}); "
+                                   "write one object per line") from None
+        if not isinstance(trial, dict) or "id" not in trial or repr(trial["id"]) in seen:
+            raise TybaltInputError(f"{path}:{number}: each line needs a JSON object with a unique \"id\"")
+        seen.add(repr(trial["id"]))
+        trials.append(trial)
+    if not trials:
+        raise TybaltInputError(f"UPF file {path} holds no trials; write one JSON object per line")
     return trials
+
+
+def check_trials(trials: list[dict[str, Any]], overrides: dict[str, Any], upf_path: str) -> None:
+    """Check every trial's values (over the defaults, with the overrides) before any runs, so none fails half-way."""
+    defaults = {definition["name"]: definition["default"] for definition in tybalt.additional_definitions}
+    for trial in trials:
+        try:
+            check_parameters({**defaults, **trial, **overrides, "run_id": str(trial["id"])})
+        except TybaltInputError as error:
+            raise TybaltInputError(f"{upf_path}: trial {trial['id']!r}: {error}") from None
 
 
 def hyper_parameter_map(trial: dict[str, Any], campaign_dir: str, experiment_id: str,
@@ -102,12 +117,19 @@ def run_campaign(upf_path: str, campaign_dir: str, *, overrides: dict[str, Any] 
     """
     import tybalt_baseline_keras2 as benchmark
 
+    overrides = overrides or {}
+    trials = read_upf(upf_path)[:first]
+    check_trials(trials, overrides, upf_path)
+    require_writable_folder(campaign_dir, "campaign folder", "--campaign_dir")
     experiment_id = experiment_id or os.path.basename(os.path.abspath(campaign_dir))
     results = {}
-    for trial in read_upf(upf_path)[:first]:
-        hp_map = hyper_parameter_map({**trial, **(overrides or {})}, campaign_dir, experiment_id)
+    for trial in trials:
+        hp_map = hyper_parameter_map({**trial, **overrides}, campaign_dir, experiment_id)
         try:
             results[trial["id"]] = run_trial(benchmark, hp_map)
+        except TybaltInputError as error:  # e.g. a latent_dim wider than the data: the message says it all
+            logger.error("trial %s refused: %s", trial["id"], error)
+            results[trial["id"]] = math.nan
         except Exception:  # noqa: BLE001 -- a failed trial must not end the campaign
             logger.exception("trial %s failed", trial["id"])
             results[trial["id"]] = math.nan
@@ -120,27 +142,37 @@ def _override(text: str) -> tuple[str, Any]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected name=value, got {text!r}")
     name, raw = text.split("=", 1)
+    return name.strip(), literal_or_text(raw)
+
+
+def _trial_count(text: str) -> int:
+    """--first N: a count of trials, at least 1."""
     try:
-        return name.strip(), ast.literal_eval(raw)
-    except (ValueError, SyntaxError):
-        return name.strip(), raw
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number of trials, got {text!r}") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count} trials; give at least 1 (or leave --first out to run them all)")
+    return count
 
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: run UPF trials into a campaign folder, then print each trial's result."""
-    parser = argparse.ArgumentParser(description="Run UPF trials like the CANDLE Supervisor, without swift-t.")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_command(lambda: _run_from_command_line(argv))
+
+
+def _run_from_command_line(argv: list[str] | None) -> None:
+    """Parse the command line, run the trials and print each one's result."""
+    parser = OneLineErrorParser(description="Run UPF trials like the CANDLE Supervisor, without swift-t.",
+                                allow_abbrev=False)
     parser.add_argument("upf", help="UPF file (one JSON object per line)")
     parser.add_argument("--campaign_dir", required=True, help="experiment folder; trials go to run/<id>/")
-    parser.add_argument("--first", type=int, default=None, help="run only the first N trials")
+    parser.add_argument("--first", type=_trial_count, default=None, help="run only the first N trials (N >= 1)")
     parser.add_argument("--set", dest="overrides", type=_override, action="append", default=[],
                         metavar="NAME=VALUE", help="override a parameter in every trial (repeatable)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        results = run_campaign(args.upf, args.campaign_dir, overrides=dict(args.overrides), first=args.first)
-    except TybaltInputError as error:
-        print(f"upf_runner: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    results = run_campaign(args.upf, args.campaign_dir, overrides=dict(args.overrides), first=args.first)
     for trial_id, result in results.items():
         print(f"{trial_id}\t{result}")
 

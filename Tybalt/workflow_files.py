@@ -11,18 +11,17 @@ from 1 because ``mlrMBO-ils.R`` pins integer parameters with a bound at 0 or 1 i
 
 from __future__ import annotations
 
-import argparse
 import glob
 import json
 import logging
 import math
 import os
-import sys
 from typing import Any, Iterable, Iterator
 
 import tybalt
 from atomic_files import write_chunks
 from candle_compat import read_config_file
+from cli import OneLineErrorParser, run_command
 from errors import TybaltInputError
 from parameters import LOG10_PARAMETERS
 from search_space import WORKFLOWS_DIR, Discrete, Range, SearchSpace, grid_points, load_search_space
@@ -259,17 +258,18 @@ def _shell_settings(space: SearchSpace, title: str, settings: dict[str, Any]) ->
 
 def main(argv: list[str] | None = None) -> None:
     """Command line: regenerate the workflow files from the YAML search spaces."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_command(lambda: _generate_from_command_line(argv))
+
+
+def _generate_from_command_line(argv: list[str] | None) -> None:
+    """Parse the command line, write the files of every YAML and print their paths."""
+    parser = OneLineErrorParser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--yaml_dir", default=WORKFLOWS_DIR, help="folder of search-space YAML files")
     parser.add_argument("--output_dir", default=WORKFLOWS_DIR, help="folder to write the generated files to")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        for path in write_workflow_files(args.yaml_dir, args.output_dir):
-            print(path)
-    except TybaltInputError as error:
-        print(f"workflow_files: error: {error}", file=sys.stderr)
-        sys.exit(2)
+    for path in write_workflow_files(args.yaml_dir, args.output_dir):
+        print(path)
 
 
 if __name__ == "__main__":
