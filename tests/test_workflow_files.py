@@ -216,7 +216,7 @@ def test_log10_learning_rate_takes_precedence_over_learning_rate_and_is_applied_
     assert received["learning_rate"] == pytest.approx(0.001)
     assert check_parameters(received)["learning_rate"] == pytest.approx(0.001)
     assert check_parameters({"learning_rate": 0.1, "log10_learning_rate": None})["learning_rate"] == 0.1
-    with pytest.raises(TybaltInputError, match="log10_learning_rate = 400.0 gives a learning_rate too large"):
+    with pytest.raises(TybaltInputError, match="log10_learning_rate = 400.0 is out of range"):
         check_parameters({"log10_learning_rate": 400})
 
 
