@@ -20,8 +20,9 @@ logger = logging.getLogger(__name__)
 MISSING_GENES_SHOWN = 5
 
 
-def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str) -> str:
-    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``; return the TSV path."""
+def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str, gpus: list[int] = ()) -> str:
+    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``, on the ``gpus`` (see
+    keras_backend.configure_devices); return the TSV path."""
     model_dir = os.path.abspath(os.path.expanduser(model_dir))
     output_folder = os.path.abspath(output_folder)
     if output_folder == model_dir:
@@ -31,7 +32,7 @@ def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: st
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
     check_values(data.values, data_path, require_unit_range=False)
     values = align_to_training_genes(data, genes, data_path)
-    encoder = load_encoder(model_dir)  # checks the file before TensorFlow is imported
+    encoder = load_encoder(model_dir, gpus)  # checks the file before TensorFlow is imported
     from models import apply_in_batches
 
     encodings = apply_in_batches(encoder, values)
@@ -54,11 +55,14 @@ def read_training_genes(model_dir: str) -> list[str]:
         return [line.rstrip("\n") for line in handle if line.strip()]
 
 
-def load_encoder(model_dir: str):
-    """Load the run's saved encoder (Keras safe mode: no arbitrary code is run while loading)."""
+def load_encoder(model_dir: str, gpus: list[int] = ()):
+    """Load the run's saved encoder onto the chosen devices (Keras safe mode: no arbitrary code runs while loading)."""
     path = os.path.join(model_dir, outputs.ENCODER_FILE)
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; train with --save_model true so the encoder is saved")
+    from keras_backend import configure_devices
+
+    configure_devices(gpus)
     return outputs.load_saved_model(path)
 
 

@@ -78,6 +78,9 @@ def _check_linear_output_loss(params: dict[str, Any]) -> None:
 
 def _convert(name: str, value: Any, definition: dict) -> Any:
     """Convert a value (possibly text from a JSON map or the command line) to the declared type."""
+    if definition.get("nargs"):  # a list parameter (gpus): a single value or "0 1" text becomes a list
+        items = value.split() if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+        return [_convert(name, item, {**definition, "nargs": None}) for item in items]
     convert = definition["type"]
     if isinstance(value, bool):
         if convert in (int, float):

@@ -27,7 +27,7 @@ import outputs
 from atomic_files import write_table
 from errors import TybaltInputError
 from input_pipeline import shared_tensor
-from keras_backend import import_keras_tuner, tf
+from keras_backend import configure_devices, import_keras_tuner, tf
 from parameters import check_parameters
 from search_space import SearchSpace, define_hyperparameters
 from models import apply_in_batches
@@ -56,6 +56,7 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     """Run the search named by ``params['tuner']`` over ``space`` (loaded from ``params['search_space']``)."""
     _check_space_for_tuning(space)
     params = check_parameters({**params, **space.fixed})
+    configure_devices(params["gpus"])  # before TensorFlow runs anything
     set_seed(params["rng_seed"])
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     os.makedirs(folder, exist_ok=True)
