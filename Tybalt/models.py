@@ -65,8 +65,9 @@ def build_adage(n_genes: int, latent_dim: int, *, noise: float = 0.05, sparsity:
     expression = keras.Input(shape=(n_genes,), name="expression")
     corrupted = keras.layers.Dropout(noise, name="input_noise")(expression)
     regularizer = keras.regularizers.L1(sparsity) if sparsity > 0 else None
+    # The L1 penalty joins the float32 loss: under mixed precision Keras 3 cannot add it in float16.
     encoding_layer = keras.layers.Dense(latent_dim, activation="relu", activity_regularizer=regularizer,
-                                        name="encodings")
+                                        name="encodings", dtype=OUTPUT_DTYPE if regularizer else None)
     encoder = keras.Model(expression, encoding_layer(corrupted), name="encoder")
 
     latent = keras.Input(shape=(latent_dim,), name="encodings")
