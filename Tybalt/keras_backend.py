@@ -163,10 +163,14 @@ def describe_devices(n_visible: int, setup: DeviceSetup, cuda_visible: str | Non
 
 def _use_gpus(visible: list, chosen: list) -> None:
     """Hide the GPUs not chosen and let each chosen one grow its memory as needed (so trials can share a GPU)."""
-    if chosen != visible:
-        tf.config.set_visible_devices(chosen, "GPU")
-    for gpu in chosen:
-        tf.config.experimental.set_memory_growth(gpu, True)
+    try:
+        if chosen != visible:
+            tf.config.set_visible_devices(chosen, "GPU")
+        for gpu in chosen:
+            tf.config.experimental.set_memory_growth(gpu, True)
+    except RuntimeError as error:  # TensorFlow ran before this call (code outside the benchmark's entry points)
+        logger.warning("GPU settings not applied, TensorFlow had already started its devices (%s); set "
+                       "CUDA_VISIBLE_DEVICES to choose the GPU instead", error)
 
 
 def _gpu_name(gpu, details: dict) -> str:
