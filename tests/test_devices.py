@@ -1,9 +1,14 @@
 """Device selection (issue 17): the gpus parameter counts among the GPUs CUDA_VISIBLE_DEVICES leaves visible, a GPU
-that is not there is an input error, the start-up line says what TensorFlow sees, and the XLA rule knows GPUs."""
+that is not there is an input error, the start-up line says what TensorFlow sees, the XLA rule knows GPUs, and
+`make install-gpu` installs the CUDA build of the required TensorFlow."""
+
+import os
+import re
+import subprocess
 
 import pytest
 
-from conftest import TINY_FLAGS, run_entry_point
+from conftest import REPO, TINY_FLAGS, run_entry_point
 from errors import TybaltInputError
 from keras_backend import DeviceSetup, configure_devices, describe_devices, select_gpus
 from parameters import check_parameters
@@ -87,3 +92,15 @@ def test_run_logs_the_devices_once_and_a_missing_gpu_is_one_error_line(tmp_path,
         "tybalt: error: gpus = [0] names GPU 0, but CUDA_VISIBLE_DEVICES='' leaves 0 visible")
     assert "Traceback" not in refused.stderr
     assert not (tmp_path / "gpu").exists()
+
+
+def test_install_gpu_installs_the_cuda_build_of_the_required_tensorflow_version(tmp_path):
+    with open(os.path.join(REPO, "requirements.txt")) as handle:
+        version = re.search(r"^tensorflow-cpu==(\S+)", handle.read(), re.MULTILINE).group(1)
+    venv = tmp_path / "venv"
+    plan = subprocess.run(["make", "-n", "install-gpu", f"VENV={venv}"], cwd=REPO, capture_output=True, text=True,
+                          timeout=60).stdout
+    assert f'"tensorflow[and-cuda]=={version}"' in plan and f'--no-deps "tf-keras=={version}"' in plan
+    assert f"touch {venv}/.gpu-build" in plan  # later reinstalls keep the CUDA build
+    assert "uninstall --quiet --yes tensorflow-cpu" in plan
+    assert not venv.exists()  # a dry run
