@@ -62,7 +62,7 @@ def load_encoder(model_dir: str, gpus: list[int] = ()):
         raise TybaltInputError(f"{path} not found; train with --save_model true so the encoder is saved")
     from keras_backend import configure_devices
 
-    configure_devices(gpus)
+    configure_devices(gpus, quiet=True)  # a bad model file must stay a one-line error
     return outputs.load_saved_model(path)
 
 

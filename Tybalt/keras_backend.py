@@ -94,8 +94,9 @@ class DeviceSetup:
 _device_setup: DeviceSetup | None = None  # TensorFlow lets the devices be chosen once, before it first runs
 
 
-def configure_devices(gpus: list[int] | tuple[int, ...] = ()) -> DeviceSetup:
-    """Choose the GPUs (all visible ones, or the ``gpus`` indices among them), turn memory growth on, log it once.
+def configure_devices(gpus: list[int] | tuple[int, ...] = (), *, quiet: bool = False) -> DeviceSetup:
+    """Choose the GPUs (all visible ones, or the ``gpus`` indices among them), turn memory growth on, log it once
+    (at DEBUG when ``quiet``).
 
     Call it from an entry point before TensorFlow runs anything. Later calls in the same process (the Supervisor
     and KerasTuner run many trials in one) return the first set-up, and refuse a different ``gpus``.
@@ -114,7 +115,8 @@ def configure_devices(gpus: list[int] | tuple[int, ...] = ()) -> DeviceSetup:
     details = [tf.config.experimental.get_device_details(gpu) for gpu in chosen]
     _device_setup = DeviceSetup(requested, tuple(_gpu_name(gpu, detail) for gpu, detail in zip(chosen, details)),
                                 tuple(tuple(detail.get("compute_capability", (0, 0))) for detail in details))
-    logger.info(describe_devices(len(visible), _device_setup, cuda_visible_devices(), tf.test.is_built_with_cuda()))
+    logger.log(logging.DEBUG if quiet else logging.INFO,
+               describe_devices(len(visible), _device_setup, cuda_visible_devices(), tf.test.is_built_with_cuda()))
     if len(chosen) > 1:
         logger.warning("%d GPUs chosen: a trial trains on the first one only (there is no multi-GPU strategy); "
                        "run one trial per GPU instead (README: one trial per GPU)", len(chosen))
