@@ -60,6 +60,7 @@ def load_encoder(model_dir: str, gpus: list[int] = ()):
     path = os.path.join(model_dir, outputs.ENCODER_FILE)
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; train with --save_model true so the encoder is saved")
+    outputs.check_model_file(path)  # before TensorFlow starts
     from keras_backend import configure_devices
 
     configure_devices(gpus, quiet=True)  # a bad model file must stay a one-line error
