@@ -94,7 +94,8 @@ def _convert(name: str, value: Any, definition: dict) -> Any:
             return int(number)
         return convert(value)
     except (ValueError, TypeError, argparse.ArgumentTypeError):
-        type_name = {"str2bool": "boolean (true/false)"}.get(convert.__name__, convert.__name__)
+        type_name = {"str2bool": "boolean (true/false)", "gpu_index": "GPU index (0, 1, ...)"}.get(
+            convert.__name__, convert.__name__)
         raise TybaltInputError(f"parameter {name} = {value!r} is not a valid {type_name}; "
                                f"give a {type_name}") from None
 

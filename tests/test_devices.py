@@ -63,8 +63,9 @@ def test_gpus_arrives_as_a_list_of_integers_from_any_source():
     assert check_parameters({"gpus": "0 1"})["gpus"] == [0, 1]  # Supervisor text
     assert check_parameters({"gpus": 2})["gpus"] == [2]
     assert check_parameters({"gpus": []})["gpus"] == []
-    with pytest.raises(TybaltInputError, match="gpus = 'x' is not a valid int"):
-        check_parameters({"gpus": ["x"]})
+    for bad in (["x"], "-1"):
+        with pytest.raises(TybaltInputError, match=r"is not a valid GPU index \(0, 1, ...\)"):
+            check_parameters({"gpus": bad})
 
 
 def test_xla_rule_on_a_gpu_adds_adage_and_large_batches_and_keeps_the_step_minimum():
