@@ -23,8 +23,10 @@ logger = logging.getLogger(__name__)
 MISSING_GENES_SHOWN = 5
 
 
-def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str, *, overwrite: bool = False) -> str:
-    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``; return the TSV path.
+def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: str, gpus: list[int] = (), *,
+                overwrite: bool = False) -> str:
+    """Encode the samples x genes TSV ``data_path`` with the encoder saved in ``model_dir``, on the ``gpus`` (see
+    keras_backend.configure_devices); return the TSV path.
 
     The output folder may not be the model's folder (links resolved), nor hold a finished run's results unless
     ``overwrite``; it is locked while encoding.
@@ -45,7 +47,7 @@ def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: s
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
     check_values(data.values, data_path, require_unit_range=False)
     values = align_to_training_genes(data, genes, data_path)
-    encoder = load_encoder(model_dir)  # checks the file before TensorFlow is imported
+    encoder = load_encoder(model_dir, gpus)  # checks the file before TensorFlow is imported
     check_encoder_inputs(encoder, genes, model_dir)
     from models import apply_in_batches
 
@@ -81,11 +83,15 @@ def check_encoder_inputs(encoder, genes: list[str], model_dir: str) -> None:
             f"{outputs.ENCODER_FILE} takes {width} inputs; give the folder of an unmodified training run")
 
 
-def load_encoder(model_dir: str):
-    """Load the run's saved encoder (Keras safe mode: no arbitrary code is run while loading)."""
+def load_encoder(model_dir: str, gpus: list[int] = ()):
+    """Load the run's saved encoder onto the chosen devices (Keras safe mode: no arbitrary code runs while loading)."""
     path = os.path.join(model_dir, outputs.ENCODER_FILE)
     if not os.path.isfile(path):
         raise TybaltInputError(f"{path} not found; train with --save_model true so the encoder is saved")
+    outputs.check_model_file(path)  # before TensorFlow starts
+    from keras_backend import configure_devices
+
+    configure_devices(gpus, quiet=True)  # a bad model file must stay a one-line error
     return outputs.load_saved_model(path)
 
 

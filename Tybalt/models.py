@@ -10,7 +10,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from keras_backend import keras, tf
+from keras_backend import keras, scaled_loss, tf, unscaled_gradients
+
+# Under mixed precision (keras_backend.dtype_policy) the layers compute in float16, except the layers giving the
+# models' outputs: the reconstruction (so the loss is taken on float32 sigmoid values and stays finite) and the VAE's
+# latent mean and log-variance (so the KL term and the encodings are float32). Under float32 this changes nothing.
+OUTPUT_DTYPE = "float32"
 
 
 @dataclass
@@ -46,7 +51,8 @@ def build_vae(n_genes: int, latent_dim: int, *, depth: int = 0, hidden_dim: int 
 
     latent = keras.Input(shape=(latent_dim,), name="encodings")
     decoded = keras.layers.Dense(hidden_dim, activation="relu", name="decoder_hidden")(latent) if depth else latent
-    reconstruction = keras.layers.Dense(n_genes, activation="sigmoid", name="reconstruction")(decoded)
+    reconstruction = keras.layers.Dense(n_genes, activation="sigmoid", name="reconstruction",
+                                        dtype=OUTPUT_DTYPE)(decoded)
     decoder = keras.Model(latent, reconstruction, name="decoder")
 
     vae = TybaltVAE(encoder, decoder, reconstruction_loss=loss, name="tybalt_vae")
@@ -59,15 +65,16 @@ def build_adage(n_genes: int, latent_dim: int, *, noise: float = 0.05, sparsity:
     expression = keras.Input(shape=(n_genes,), name="expression")
     corrupted = keras.layers.Dropout(noise, name="input_noise")(expression)
     regularizer = keras.regularizers.L1(sparsity) if sparsity > 0 else None
+    # The L1 penalty joins the float32 loss: under mixed precision Keras 3 cannot add it in float16.
     encoding_layer = keras.layers.Dense(latent_dim, activation="relu", activity_regularizer=regularizer,
-                                        name="encodings")
+                                        name="encodings", dtype=OUTPUT_DTYPE if regularizer else None)
     encoder = keras.Model(expression, encoding_layer(corrupted), name="encoder")
 
     latent = keras.Input(shape=(latent_dim,), name="encodings")
     if tied_weights:
-        decoding_layer = TiedDense(encoding_layer, name="reconstruction")
+        decoding_layer = TiedDense(encoding_layer, name="reconstruction", dtype=OUTPUT_DTYPE)
     else:
-        decoding_layer = keras.layers.Dense(n_genes, activation="sigmoid", name="reconstruction")
+        decoding_layer = keras.layers.Dense(n_genes, activation="sigmoid", name="reconstruction", dtype=OUTPUT_DTYPE)
     decoder = keras.Model(latent, decoding_layer(latent), name="decoder")
 
     adage = keras.Model(expression, decoder(encoder(expression)), name="adage")
@@ -88,7 +95,8 @@ def build_plain_autoencoder(n_genes: int, latent_dim: int, *, depth: int = 0, hi
     latent = keras.Input(shape=(latent_dim,), name="encodings")
     decoded = _hidden_stack(latent, depth, hidden_dim, activation, "decoder_hidden")
     output_activation = "linear" if activation == "linear" else "sigmoid"
-    reconstruction = keras.layers.Dense(n_genes, activation=output_activation, name="reconstruction")(decoded)
+    reconstruction = keras.layers.Dense(n_genes, activation=output_activation, name="reconstruction",
+                                        dtype=OUTPUT_DTYPE)(decoded)
     decoder = keras.Model(latent, reconstruction, name="decoder")
 
     autoencoder = keras.Model(expression, decoder(encoder(expression)), name="autoencoder")
@@ -114,7 +122,7 @@ def apply_in_batches(model: keras.Model, values: np.ndarray | tf.Tensor, batch_s
     Calls the model directly: for one pass over the data this is ~5x faster than ``predict``, which first
     builds and traces a prediction function (0.7 s vs 0.1 s for 10,459 x 5,000 through the encoder).
     """
-    batches = [np.asarray(model(values[start:start + batch_size], training=False))
+    batches = [np.asarray(model(values[start:start + batch_size], training=False), dtype=np.float32)
                for start in range(0, len(values), batch_size)]
     return np.concatenate(batches) if batches else np.zeros((0, model.output_shape[-1]), dtype=np.float32)
 
@@ -127,10 +135,10 @@ def _hidden_stack(inputs, depth: int, units: int, activation: str, name: str):
 
 
 def _dense_batchnorm_relu(inputs, units: int, name: str):
-    """Dense -> BatchNormalization -> ReLU, the building block of the Tybalt encoder."""
+    """Dense -> BatchNormalization -> ReLU, the building block of the Tybalt encoder; its output is float32."""
     dense = keras.layers.Dense(units, name=f"{name}_dense")(inputs)
     normalized = keras.layers.BatchNormalization(name=f"{name}_batchnorm")(dense)
-    return keras.layers.Activation("relu", name=name)(normalized)
+    return keras.layers.Activation("relu", name=name, dtype=OUTPUT_DTYPE)(normalized)
 
 
 class TiedDense(keras.layers.Layer):
@@ -189,7 +197,8 @@ class TybaltVAE(keras.Model):
         expression = data[0] if isinstance(data, tuple) else data
         with tf.GradientTape() as tape:
             losses = self.vae_losses(expression, training=True)
-        gradients = tape.gradient(losses["loss"], self.trainable_weights)
+            loss = scaled_loss(self.optimizer, losses["loss"])  # unchanged unless in mixed precision
+        gradients = unscaled_gradients(self.optimizer, tape.gradient(loss, self.trainable_weights))
         self.optimizer.apply_gradients(zip(gradients, self.trainable_weights))
         return self._track(losses)
 

@@ -122,11 +122,7 @@ def save_figure(figure, path: str, dpi: int = 100) -> str:
 
 def load_saved_model(path: str):
     """Load a ``.keras`` model written by a run, in Keras safe mode so the file can never run code."""
-    if not os.path.isfile(path):
-        raise TybaltInputError(f"model file {path} not found; give the {ENCODER_FILE} or {DECODER_FILE} "
-                               f"written by a training run")
-    if not zipfile.is_zipfile(path):  # checked here, before TensorFlow starts; Keras would say "File not found"
-        raise _not_a_model(path, "not a zip archive, as every .keras file is")
+    check_model_file(path)
     from keras_backend import keras
 
     try:
@@ -134,6 +130,16 @@ def load_saved_model(path: str):
     except Exception as error:  # Keras raises many types (ValueError, OSError, zipfile errors, TypeError)
         reason = str(error).split(". ")[0].splitlines()[0][:200] if str(error) else type(error).__name__
         raise _not_a_model(path, reason) from None
+
+
+def check_model_file(path: str) -> None:
+    """Refuse a missing model file or one that is no zip archive, before TensorFlow starts (Keras would say
+    "File not found")."""
+    if not os.path.isfile(path):
+        raise TybaltInputError(f"model file {path} not found; give the {ENCODER_FILE} or {DECODER_FILE} "
+                               f"written by a training run")
+    if not zipfile.is_zipfile(path):
+        raise _not_a_model(path, "not a zip archive, as every .keras file is")
 
 
 def _not_a_model(path: str, reason: str) -> TybaltInputError:

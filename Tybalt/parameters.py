@@ -174,6 +174,9 @@ def _check_linear_output_loss(params: dict[str, Any]) -> None:
 
 def _convert(name: str, value: Any, definition: dict) -> Any:
     """Convert a value (possibly text from a JSON map or the command line) to the declared type."""
+    if definition.get("nargs"):  # a list parameter (gpus): a single value or "0 1" text becomes a list
+        items = value.split() if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+        return [_convert(name, item, {**definition, "nargs": None}) for item in items]
     convert = definition["type"]
     if isinstance(value, bool):
         if convert in (int, float):
@@ -189,7 +192,8 @@ def _convert(name: str, value: Any, definition: dict) -> Any:
             return int(number)
         return convert(value)
     except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
-        type_name = {"str2bool": "boolean (true/false)"}.get(convert.__name__, convert.__name__)
+        type_name = {"str2bool": "boolean (true/false)", "gpu_index": "GPU index (0, 1, ...)"}.get(
+            convert.__name__, convert.__name__)
         raise TybaltInputError(f"parameter {name} = {shown(value)} is not a valid {type_name}; "
                                f"give a value of type {type_name}") from None
 

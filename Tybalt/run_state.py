@@ -46,7 +46,7 @@ NOT_TRAINING_DEFINING = (
     "clinical_data", "clinical_url", "clinical_sha256", "copy_number_url", "data_sha256", "preprocess_only",
     "tuner", "search_space", "max_trials", "executions_per_trial", "ckpt_restart_mode", "ckpt_directory",
     "ckpt_save_interval", "ckpt_keep_limit", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
-    "model_dir", "jit_compile", "steps_per_execution")
+    "model_dir", "jit_compile", "steps_per_execution", "gpus")
 LOCK_FILE = ".tybalt.lock"
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
             "tf-keras": ("tf-keras", "tf_keras"), "keras-tuner": ("keras-tuner",), "pandas": ("pandas",),

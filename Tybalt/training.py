@@ -34,6 +34,11 @@ OPTIMIZER_CLASSES = {
 XLA_MODELS = ("vae",)
 XLA_MAX_BATCH_SIZE = 200
 XLA_MIN_TRAINING_STEPS = 1000  # about 5 epochs at batch 50 on the full data
+# On a GPU (rule to be re-measured on a GPU: bench/gpu_check.sh): XLA for both models at any batch size from the
+# same 1,000 steps. These models are small enough that a GPU step is bound by kernel launches, which XLA's fusion of
+# the element-wise work (BatchNorm, activations, KL, Adam's updates) cuts; Dropout's mask uses the GPU's fast
+# random-number kernel, not the slow CPU one that made ADAGE slower compiled.
+XLA_GPU_MODELS = ("vae", "adage")
 
 
 def set_seed(seed: int) -> None:
@@ -84,12 +89,15 @@ class StopBeforeTimeout(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
-def resolve_jit_compile(setting: str, model_type: str, *, epochs: int, n_train: int, batch_size: int) -> bool:
-    """Whether to compile the train step with XLA: 'true', 'false', or 'auto' (the measured rule above)."""
+def resolve_jit_compile(setting: str, model_type: str, *, epochs: int, n_train: int, batch_size: int,
+                        on_gpu: bool = False) -> bool:
+    """Whether to compile the train step with XLA: 'true', 'false', or 'auto' (the CPU or GPU rule above)."""
     if setting != "auto":
         return setting == "true"
-    return (model_type in XLA_MODELS and batch_size <= XLA_MAX_BATCH_SIZE
-            and epochs * math.ceil(n_train / batch_size) >= XLA_MIN_TRAINING_STEPS)
+    enough_steps = epochs * math.ceil(n_train / batch_size) >= XLA_MIN_TRAINING_STEPS
+    if on_gpu:
+        return model_type in XLA_GPU_MODELS and enough_steps
+    return model_type in XLA_MODELS and batch_size <= XLA_MAX_BATCH_SIZE and enough_steps
 
 
 def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_rate: float, loss: str,

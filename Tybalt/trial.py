@@ -53,9 +53,10 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
 
     import resumable_training  # TensorFlow is imported from here on
     from input_pipeline import shared_tensor
-    from keras_backend import keras
+    from keras_backend import configure_devices, keras
     from training import set_seed
 
+    configure_devices(params["gpus"])  # before TensorFlow runs anything
     keras.backend.clear_session()
     set_seed(params["rng_seed"])
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
@@ -102,19 +103,26 @@ def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
 
 
 def build_model(params: dict[str, Any], n_genes: int, n_train: int):
-    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs and ``n_train`` training samples."""
+    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs and ``n_train`` training samples,
+    in mixed precision where ``mixed_precision`` resolves on for the devices in use."""
+    from keras_backend import configure_devices, dtype_policy, resolve_mixed_precision
     from models import build_autoencoder
     from training import compile_autoencoder, resolve_jit_compile
 
-    autoencoder = build_autoencoder(
-        params["model_type"], n_genes, params["latent_dim"], depth=params["depth"], hidden_dim=params["hidden_dim"],
-        loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
-        tied_weights=params["tied_weights"], activation=params["activation"])
+    devices = configure_devices(params["gpus"])
+    mixed_precision = resolve_mixed_precision(params["mixed_precision"], devices)
+    if mixed_precision:
+        logger.info("mixed precision on: float16 compute, float32 weights, loss and outputs")
     jit_compile = resolve_jit_compile(params["jit_compile"], params["model_type"], epochs=params["epochs"],
-                                      n_train=n_train, batch_size=params["batch_size"])
-    compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
-                        loss=params["loss"], jit_compile=jit_compile,
-                        steps_per_execution=params["steps_per_execution"])
+                                      n_train=n_train, batch_size=params["batch_size"], on_gpu=devices.uses_gpu)
+    with dtype_policy(mixed_precision):
+        autoencoder = build_autoencoder(
+            params["model_type"], n_genes, params["latent_dim"], depth=params["depth"],
+            hidden_dim=params["hidden_dim"], loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
+            tied_weights=params["tied_weights"], activation=params["activation"])
+        compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
+                            loss=params["loss"], jit_compile=jit_compile,
+                            steps_per_execution=params["steps_per_execution"])
     return autoencoder
 
 

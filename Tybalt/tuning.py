@@ -29,7 +29,7 @@ import outputs
 import run_state
 from atomic_files import write_table
 from input_pipeline import shared_tensor
-from keras_backend import import_keras_tuner, tf
+from keras_backend import configure_devices, import_keras_tuner, tf
 from parameters import check_parameters
 from search_space import SearchSpace, check_space_for_search, define_hyperparameters
 from models import apply_in_batches
@@ -54,6 +54,7 @@ class SearchHistory:
 def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     """Run the search named by ``params['tuner']`` over ``space`` (loaded from ``params['search_space']``)."""
     params = check_space_for_search(params, space)
+    configure_devices(params["gpus"])  # before TensorFlow runs anything
     set_seed(params["rng_seed"])
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     with run_state.output_folder_held(folder, worker=os.environ.get("KERASTUNER_TUNER_ID", "")):

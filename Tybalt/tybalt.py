@@ -5,6 +5,7 @@ Every parameter here has a line (with a comment) in ``tybalt_default_model.txt``
 
 from __future__ import annotations
 
+import argparse
 import os
 
 from candle_layer import candle
@@ -23,6 +24,18 @@ ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 RESTART_MODES = ("auto", "required", "off")
 JIT_COMPILE_CHOICES = ("auto", "true", "false")
+MIXED_PRECISION_CHOICES = JIT_COMPILE_CHOICES
+
+def gpu_index(text: str | int) -> int:
+    """One entry of ``gpus``: a GPU index 0, 1, ... (a type of its own, so it is not taken for a numeric setting)."""
+    try:
+        index = int(str(text).strip())
+    except ValueError:
+        index = -1
+    if index < 0:
+        raise argparse.ArgumentTypeError(f"expected a GPU index (0, 1, ...), got {text!r}")
+    return index
+
 
 additional_definitions = [
     # What to train
@@ -133,6 +146,13 @@ additional_definitions = [
      "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 200, 1000+ steps: as measured)"},
     {"name": "steps_per_execution", "type": int, "default": 20,
      "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)"},
+    # Devices (issue 17)
+    {"name": "gpus", "type": gpu_index, "nargs": "*", "default": [],
+     "help": "indices of the GPUs to use among the visible ones (CUDA_VISIBLE_DEVICES decides which are visible); "
+             "empty = every visible GPU, or the CPU when there is none (CANDLE's name)"},
+    {"name": "mixed_precision", "type": str, "default": "auto", "choices": MIXED_PRECISION_CHOICES,
+     "help": "float16 compute with float32 weights, loss and output: true, false, or auto (on for GPUs of "
+             "compute capability 7.0+, off on the CPU)"},
 ]
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}

@@ -73,7 +73,7 @@ def encode(params: dict[str, Any]) -> str:
     from encode import encode_file
 
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
-    return encode_file(params["encode_data"], params["model_dir"], folder, params["data_dir"],
+    return encode_file(params["encode_data"], params["model_dir"], folder, params["data_dir"], params["gpus"],
                        overwrite=params["overwrite"])
 
 

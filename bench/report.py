@@ -7,7 +7,9 @@ import time
 
 GOAL_SPEEDUP, GOAL_LOAD_SPEEDUP, GOAL_OUTSIDE_FIT, GOAL_TSNE_SECONDS = 2.0, 50.0, 0.05, 30.0
 SECTIONS = ("## Machine", "## 1. Training speed", "## Optimisation gains", "## 2. Data load",
-            "## 3. Per-trial overhead", "## 4. tSNE", "## 5. Peak memory", "## Goal figures")
+            "## 3. Per-trial overhead", "## 4. tSNE", "## 5. Peak memory", "## 6. GPU", "## Goal figures")
+NOT_MEASURED = "not measured (no GPU)"
+MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # keras_backend's 'auto' rule, repeated: the report imports no TensorFlow
 
 
 def spread(values: list[float], digits: int = 2) -> str:
@@ -36,7 +38,7 @@ def render(figures: dict) -> str:
     peak = statistics.median(figures["sgemm"]["gflops"])
     quick_note = " (--quick smoke run: small sizes, not the real figures)" if figures["quick"] else ""
     lines = [f"# Tybalt benchmark results{quick_note}",
-             "", f"Written by `bench/run.py` on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} in "
+             "", f"Written by `bench/run.py` on {_written(figures)} in "
              f"{figures['bench_seconds'] / 60:.1f} min. Figures: median [min–max] of the runs named in each table.",
              ""]
     lines += _machine(figures, peak)
@@ -46,6 +48,7 @@ def render(figures: dict) -> str:
     lines += _trials(figures)
     lines += _tsne(figures)
     lines += _memory(figures)
+    lines += _gpu(figures)
     lines += _goals(figures)
     return "\n".join(lines) + "\n"
 
@@ -197,6 +200,62 @@ def _memory(figures: dict) -> list[str]:
     return lines + [""]
 
 
+def _written(figures: dict) -> str:
+    """When the CPU figures were measured (now, for figures from before the date was kept)."""
+    return figures.get("written_utc") or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+
+
+def _gpu(figures: dict) -> list[str]:
+    """The GPU section: the same training workloads on the first visible GPU, or rows marked not measured."""
+    gpu = figures.get("gpu") or {}
+    lines = [SECTIONS[7], ""]
+    if not gpu.get("device"):
+        return lines + _gpu_not_measured(figures)
+    device, results = gpu["device"], gpu["results"]
+    rates = device["matmul_tflops"]
+    capability = tuple(device["compute_capability"])
+    lines += [f"- GPU: {device['name']}, compute capability {capability[0]}.{capability[1]}; matmul roofline "
+              f"(TensorFlow, {device['matmul_size']}² product, median of 20; float32 may run on TF32 tensor cores, "
+              f"as training does): float32 {rates['float32']:.1f} TFLOP/s, float16 "
+              f"{rates['float16']:.1f} TFLOP/s",
+              "- Same data and models as section 1, one process, one case after another; s/epoch = median "
+              "[min–max] of the timed epochs after the first; roofline % = GFLOP per epoch / (s/epoch x the "
+              "matmul rate of the precision used); peak GPU memory from "
+              "`tf.config.experimental.get_memory_info` (memory growth on). **(default)** = what a 100-epoch run "
+              "with the default parameters picks on this GPU (XLA and mixed precision rules to be checked against "
+              "these rows).", "",
+              "| model | batch | mixed precision | XLA | steps per call | s/epoch | first epoch s | roofline % | "
+              "peak GPU MiB | final val_loss |", "|---|---|---|---|---|---|---|---|---|---|"]
+    default_mixed = capability >= MIXED_PRECISION_MIN_CAPABILITY
+    for r in results:
+        seconds = statistics.median(r["epochs_seconds"])
+        rate = rates["float16" if r["mixed_precision"] else "float32"]
+        default = r["default_path"] and r["mixed_precision"] == default_mixed
+        lines.append(f"| {r['model_type']} | {r['batch_size']} | {_on_off(r['mixed_precision'])} | "
+                     f"{_on_off(r['jit_compile'])}{' **(default)**' if default else ''} | {r['steps_per_execution']} | "
+                     f"{spread(r['epochs_seconds'], 3)} | {r['first_epoch']:.1f} | "
+                     f"{100 * r['gflop_per_epoch'] / seconds / (1000 * rate):.2f}% | {r['peak_gpu_mib']:.0f} | "
+                     f"{r['final_val_loss']:.4f} |")
+    return lines + [""]
+
+
+def _gpu_not_measured(figures: dict) -> list[str]:
+    """Rows for every GPU case, each marked not measured: no GPU was visible when the figures were taken."""
+    lines = [f"No GPU was visible to TensorFlow when these figures were taken, so no GPU row is measured. On a "
+             "machine with a GPU, `bench/gpu_check.sh` installs the CUDA build (`make install-gpu`) and adds this "
+             "section (`bench/run.py --gpu_only`).", "",
+             "| model | batch | mixed precision | s/epoch | roofline % | peak GPU MiB |", "|---|---|---|---|---|---|"]
+    for key in _keys(figures["training"]["results"]):
+        for mixed_precision in (False, True):
+            lines.append(f"| {key[0]} | {key[1]} | {_on_off(mixed_precision)} | {NOT_MEASURED} | {NOT_MEASURED} | "
+                         f"{NOT_MEASURED} |")
+    return lines + [""]
+
+
+def _on_off(flag: bool) -> str:
+    return "on" if flag else "off"
+
+
 def _goals(figures: dict) -> list[str]:
     results = figures["training"]["results"]
     vae50 = ("vae", 50)
@@ -212,7 +271,7 @@ def _goals(figures: dict) -> list[str]:
     def verdict(ok: bool) -> str:
         return "reached" if ok else "**not reached**"
 
-    return [SECTIONS[7], "", "| goal | measured | |", "|---|---|---|",
+    return [SECTIONS[-1], "", "| goal | measured | |", "|---|---|---|",
             f"| VAE epoch at batch 50 >= {GOAL_SPEEDUP:.0f}x faster than plain Keras | {_against_goal(speedup, GOAL_SPEEDUP)}x | "
             f"{verdict(speedup >= GOAL_SPEEDUP)} |",
             f"| cached load >= {GOAL_LOAD_SPEEDUP:.0f}x faster than TSV | {load_speedup:.0f}x | "

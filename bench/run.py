@@ -54,6 +54,8 @@ FULL = Sizes(samples=10459, genes=5000, timed_epochs=5, repeats=3, sgemm_size=20
 QUICK = Sizes(samples=600, genes=300, timed_epochs=2, repeats=1, sgemm_size=512, tsne_samples=300,
               tsne_repeats=1, trial_epochs=2, quick=True)
 BATCH_SIZES = (50, 200)
+GPU_MATMUL_SIZE = 8192
+GPU_STEPS_PER_EXECUTION = (1, 100)  # besides the default, to re-measure its rule on a GPU (VAE and ADAGE, batch 50)
 TSNE_DIMS = 100
 
 
@@ -104,11 +106,48 @@ def measure_training(sizes: Sizes) -> dict:
                                              "threads": {"intra_op": 2, "inter_op": 1}})["results"][0]
         results.append({**threaded, "variant": threaded["variant"] + " + threads (intra 2, inter 1)",
                         "default": False})
-    n_train = int(round(0.9 * sizes.samples))
     for result in results:
-        flops = forward_flops_per_sample(result["model_type"], sizes.genes, 100)
-        result["gflop_per_epoch"] = (3 * flops * n_train + flops * (sizes.samples - n_train)) / 1e9
+        result["gflop_per_epoch"] = _gflop_per_epoch(result["model_type"], sizes)
     return {"results": results}
+
+
+def gpu_cases(sizes: Sizes) -> list[dict]:
+    """Each model at each batch size with mixed precision off and on, each with and without XLA; then other
+    steps_per_execution values at batch 50 (--quick: mixed precision off and on with the GPU's XLA rule only)."""
+    from training import resolve_jit_compile
+
+    cases = []
+    for model_type in ("vae", "adage"):
+        for batch_size in BATCH_SIZES:
+            rule_jit = resolve_jit_compile("auto", model_type, epochs=100, n_train=int(round(0.9 * sizes.samples)),
+                                           batch_size=batch_size, on_gpu=True)  # what a 100-epoch GPU run uses
+            for mixed_precision in (False, True):
+                for jit_compile in ((rule_jit,) if sizes.quick else (False, True)):
+                    cases.append({"model_type": model_type, "batch_size": batch_size, "epochs": sizes.timed_epochs,
+                                  "mixed_precision": mixed_precision, "jit_compile": jit_compile,
+                                  "steps_per_execution": STEPS_PER_EXECUTION_DEFAULT,
+                                  "default_path": jit_compile == rule_jit})
+            if batch_size == BATCH_SIZES[0] and not sizes.quick:
+                cases += [{**cases[-1], "mixed_precision": False, "jit_compile": rule_jit,
+                           "steps_per_execution": steps, "default_path": False} for steps in GPU_STEPS_PER_EXECUTION]
+    return cases
+
+
+def measure_gpu(sizes: Sizes) -> dict:
+    """The GPU section: every GPU case in one process on the first visible GPU; {"device": None} without one."""
+    figures = run_workload("gpu_training", {"samples": sizes.samples, "genes": sizes.genes,
+                                            "matmul_size": GPU_MATMUL_SIZE if not sizes.quick else 1024,
+                                            "cases": gpu_cases(sizes)})
+    for result in figures.get("results", []):
+        result["gflop_per_epoch"] = _gflop_per_epoch(result["model_type"], sizes)
+    return figures
+
+
+def _gflop_per_epoch(model_type: str, sizes: Sizes) -> float:
+    """Matmul GFLOPs of one epoch: 3 x forward per training sample (forward, two backward) + 1 x per validation."""
+    flops = forward_flops_per_sample(model_type, sizes.genes, 100)
+    n_train = int(round(0.9 * sizes.samples))
+    return (3 * flops * n_train + flops * (sizes.samples - n_train)) / 1e9
 
 
 def measure_load(sizes: Sizes, cache_root: str) -> dict:
@@ -218,23 +257,40 @@ def main() -> None:
     parser.add_argument("--out", default=os.path.join(BENCH_DIR, "results.md"), help="report file to write")
     parser.add_argument("--cache_dir", default=os.path.join(BENCH_DIR, ".cache"),
                         help="folder for the benchmark TSV and its caches (kept between runs)")
+    parser.add_argument("--gpu_only", action="store_true",
+                        help="measure only the GPU section and add it to the figures already in --out's .json")
     args = parser.parse_args()
     sizes = QUICK if args.quick else FULL
     os.makedirs(args.cache_dir, exist_ok=True)
-    started = time.time()
-    figures = {"sizes": sizes.__dict__, "quick": args.quick, "machine": machine()}
-    figures["sgemm"] = run_workload("sgemm", {"size": sizes.sgemm_size, "repeats": 5 * sizes.repeats})
-    figures["training"] = measure_training(sizes)
-    figures["load"] = measure_load(sizes, args.cache_dir)
-    figures["trials"] = measure_trials(sizes, args.cache_dir, figures["load"]["tsv"])
-    figures["tsne"] = measure_tsne(sizes)
-    figures["bench_seconds"] = time.time() - started
+    figures_path = os.path.splitext(args.out)[0] + ".json"  # the raw figures behind the report
+    figures = read_figures(figures_path) if args.gpu_only else measure_cpu(sizes, args.cache_dir, args.quick)
+    figures["gpu"] = measure_gpu(sizes)
     text = report.render(figures)
     print(text)
     with open(args.out, "w") as handle:
         handle.write(text)
-    with open(os.path.splitext(args.out)[0] + ".json", "w") as handle:  # the raw figures behind the report
+    with open(figures_path, "w") as handle:
         json.dump(figures, handle, indent=1)
+
+
+def measure_cpu(sizes: Sizes, cache_root: str, quick: bool) -> dict:
+    """Every CPU section: sgemm, training, data load, per-trial overhead, tSNE."""
+    started = time.time()
+    figures = {"sizes": sizes.__dict__, "quick": quick, "machine": machine(),
+               "written_utc": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    figures["sgemm"] = run_workload("sgemm", {"size": sizes.sgemm_size, "repeats": 5 * sizes.repeats})
+    figures["training"] = measure_training(sizes)
+    figures["load"] = measure_load(sizes, cache_root)
+    figures["trials"] = measure_trials(sizes, cache_root, figures["load"]["tsv"])
+    figures["tsne"] = measure_tsne(sizes)
+    figures["bench_seconds"] = time.time() - started
+    return figures
+
+
+def read_figures(path: str) -> dict:
+    """The figures of an earlier full run, to which --gpu_only adds the GPU section."""
+    with open(path) as handle:
+        return json.load(handle)
 
 
 if __name__ == "__main__":

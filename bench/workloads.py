@@ -87,6 +87,56 @@ def training(spec: dict) -> dict:
     return {"results": results, "n_train": n_train, "n_val": len(x_val)}
 
 
+def gpu_training(spec: dict) -> dict:
+    """On the first GPU: its float32 and float16 matmul rates, then seconds per epoch and peak GPU memory of each
+    case (model, batch, mixed precision, XLA, steps per execution); ``{"device": None}`` when no GPU is visible."""
+    from keras_backend import configure_devices, dtype_policy, keras, tf
+    from models import build_autoencoder
+    from training import compile_autoencoder, set_seed, train
+
+    devices = configure_devices([0] if tf.config.list_physical_devices("GPU") else [])  # train on the first GPU
+    if not devices.uses_gpu:
+        return {"device": None}
+    values = synthetic_expression(spec["samples"], spec["genes"])
+    n_train = int(round((1 - VAL_SPLIT) * len(values)))
+    device = {"name": devices.gpu_names[0], "compute_capability": list(devices.compute_capabilities[0]),
+              "matmul_size": spec["matmul_size"],
+           "matmul_tflops": {dtype: gpu_matmul_tflops(spec["matmul_size"], dtype) for dtype in ("float32", "float16")}}
+    results = []
+    for case in spec["cases"]:
+        keras.backend.clear_session()
+        set_seed(123)
+        tf.config.experimental.reset_memory_stats("GPU:0")
+        with dtype_policy(case["mixed_precision"]):
+            autoencoder = build_autoencoder(case["model_type"], spec["genes"], LATENT_DIM)
+            compile_autoencoder(autoencoder, optimizer="adam", learning_rate=0.0005, loss="binary_crossentropy",
+                                jit_compile=case["jit_compile"], steps_per_execution=case["steps_per_execution"])
+        timer = epoch_timer()
+        history = train(autoencoder, values, np.arange(n_train), np.arange(n_train, len(values)),
+                        epochs=case["epochs"] + 1, batch_size=case["batch_size"], verbose=False,
+                        extra_callbacks=[timer])
+        results.append({**case, "first_epoch": timer.seconds[0], "epochs_seconds": timer.seconds[1:],
+                        "final_val_loss": history.history["val_loss"][-1],
+                        "peak_gpu_mib": tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20})
+    return {"device": device, "results": results, "n_train": n_train}
+
+
+def gpu_matmul_tflops(size: int, dtype: str, repeats: int = 20) -> float:
+    """Median TFLOP/s of a square matmul on the GPU in ``dtype`` (float32 may use TF32 tensor cores, as training
+    does): the roofline for the GPU rows."""
+    from keras_backend import tf
+
+    a = tf.random.uniform((size, size), dtype=dtype)
+    product = tf.function(lambda m: tf.reduce_sum(tf.matmul(m, m)))
+    product(a).numpy()  # warm-up: kernel selection
+    rates = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        product(a).numpy()  # .numpy() waits for the GPU
+        rates.append(2 * size**3 / (time.perf_counter() - started) / 1e12)
+    return float(np.median(rates))
+
+
 def fit_plain_keras(autoencoder, x_train: np.ndarray, x_val: np.ndarray, batch_size: int, epochs: int,
                     callbacks: list) -> None:
     """The reference: compile with defaults and ``model.fit`` on NumPy arrays, as a Keras user writes it."""
@@ -215,7 +265,7 @@ def trial_process(argv: list[str]) -> None:
     runpy.run_path(ENTRY_POINT, run_name="__main__")
 
 
-WORKLOADS = {"sgemm": sgemm, "training": training, "load": load, "tensorflow_import": tensorflow_import, "tsne": tsne,
+WORKLOADS = {"sgemm": sgemm, "training": training, "gpu_training": gpu_training, "load": load, "tensorflow_import": tensorflow_import, "tsne": tsne,
              "trial_in_process": trial_in_process}
 
 
