@@ -38,10 +38,10 @@ def encode_file(data_path: str, model_dir: str, output_folder: str, data_dir: st
                                f"{outputs.ENCODINGS_FILE} would be replaced; give another --output_dir")
     with run_state.output_folder_held(output_folder):
         run_state.check_output_folder(output_folder, "off", None, overwrite=overwrite)
-        return _encode_into(data_path, model_dir, output_folder, data_dir)
+        return _encode_into(data_path, model_dir, output_folder, data_dir, gpus)
 
 
-def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: str) -> str:
+def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: str, gpus: list[int]) -> str:
     """Check the model folder and the data against each other, encode, and write the encodings."""
     genes = read_training_genes(model_dir)
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
