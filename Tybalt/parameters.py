@@ -35,6 +35,8 @@ NUMERIC_RANGES: dict[str, tuple[float, float | None, bool]] = {
     "ckpt_keep_limit": (1, None, False),
     "perplexity": (0, None, True),
     "steps_per_execution": (1, None, False),
+    "patience": (1, None, False),
+    "min_delta": (0, None, False),
 }
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)
