@@ -1,8 +1,8 @@
 """Which clinical columns the analysis reads, and how: categorical (groups to tell apart) or numeric (correlation).
 
 Every column of the clinical table is used unless ``label_columns`` names some. A column with two distinct values,
-or text with at most ``MAX_LEVELS`` values, is categorical; a numeric column with more values is numeric; text with
-more levels (sample ids, free text) is skipped with a note. TCGA's ``acronym`` (cancer type) is the kNN label when
+or text with at most ``MAX_LEVELS`` values, is categorical; a numeric column with more values is numeric;
+identifiers (text where every value differs) and text with more levels are skipped with a note. TCGA's ``acronym`` (cancer type) is the kNN label when
 present and no columns are named, as before; otherwise every categorical column gets its own kNN accuracy.
 """
 
@@ -55,11 +55,14 @@ def plan_labels(clinical: pd.DataFrame, label_columns: str = "") -> LabelPlan:
     for column in named or [str(c) for c in clinical.columns]:
         values = clinical[column].dropna()
         levels = values.nunique()
+        numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
         if levels < 2:
             plan.notes.append(f"{column}: skipped, fewer than two distinct values")
-        elif levels == 2 or (not pd.api.types.is_numeric_dtype(values) and levels <= MAX_LEVELS):
+        elif levels == len(values) > 2 and not numeric:
+            plan.notes.append(f"{column}: skipped, every value differs (an identifier)")
+        elif levels == 2 or (not numeric and levels <= MAX_LEVELS):
             plan.categorical.append(column)
-        elif pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        elif numeric:
             plan.numeric.append(column)
         else:
             plan.notes.append(f"{column}: skipped, {levels} levels (more than {MAX_LEVELS})")
