@@ -33,6 +33,7 @@ PLANTED_GENES = (tuple(g for _, _, markers in CANCER_TYPES.values() for g in mar
                  + TUMOR_GENES + NORMAL_GENES + METASTASIS_GENES + PRIMARY_MELANOMA_GENES)
 SAMPLE_TYPE_CODES = {"Primary Tumor": "01", "Solid Tissue Normal": "11", "Metastatic": "06"}
 NORMAL_FRACTION = 0.08
+SEX_GENE_STRENGTH = 6.0
 FILLER_TYPE_SCALE = 1.0  # spread of the weaker cancer-type pattern on the unnamed genes
 # Unnamed genes that also follow sex or tissue state, as in real tumours where the tumour/normal difference spans
 # thousands of genes and sex a few dozen: without them a VAE finds it cheaper (KL) not to encode these states.
@@ -93,8 +94,8 @@ def _planted_signal(clinical: pd.DataFrame, genes: list[str], rng: np.random.Gen
     sample_type = clinical["sample_type"].to_numpy()
     for cancer, (_, _, markers) in CANCER_TYPES.items():
         switch_on(acronym == cancer, markers, 3.0)
-    switch_on(clinical["gender"].to_numpy() == "female", FEMALE_GENES, 6.0)
-    switch_on(clinical["gender"].to_numpy() == "male", MALE_GENES, 6.0)
+    switch_on(clinical["gender"].to_numpy() == "female", FEMALE_GENES, SEX_GENE_STRENGTH)
+    switch_on(clinical["gender"].to_numpy() == "male", MALE_GENES, SEX_GENE_STRENGTH)
     switch_on(sample_type != "Solid Tissue Normal", TUMOR_GENES, 8.0)
     switch_on(sample_type == "Solid Tissue Normal", NORMAL_GENES, 8.0)
     switch_on(sample_type == "Metastatic", METASTASIS_GENES, 3.0)
