@@ -3,16 +3,14 @@ both survive a kill and resume, and the diagnosis says whether to train longer o
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ENTRY_POINT, TINY_FLAGS
+from conftest import ENTRY_POINT, TINY_FLAGS, checkpoint_epochs, kill_after_checkpoint
 from convergence import STILL_FALLING, Plateau, diagnose
 
 NEVER_IMPROVES = "1e9"  # min_delta so large that only the first counted epoch is ever an improvement
@@ -100,11 +98,6 @@ def test_reduce_lr_halves_the_learning_rate_each_time_the_validation_loss_is_fla
     assert record["status"] == "finished"
 
 
-def _checkpoint_epochs(folder):
-    names = os.listdir(folder) if os.path.isdir(folder) else []
-    return sorted(int(name.split("-")[1]) for name in names if name.startswith("epoch-"))
-
-
 @pytest.mark.parametrize("legacy_keras", ["0", "1"], ids=["keras3", "tf_keras"])
 def test_early_stopping_and_reduce_lr_state_survive_a_kill_and_resume(tmp_path, shared_data_dir, legacy_keras):
     """Killed mid-run, the rerun keeps the first epoch as the best, the halved rate, and stops where it would have."""
@@ -114,14 +107,8 @@ def test_early_stopping_and_reduce_lr_state_survive_a_kill_and_resume(tmp_path, 
                "--patience", "6", "--min_delta", NEVER_IMPROVES, "--ckpt_keep_limit", "2", "--output_dir",
                output_dir, "--data_dir", shared_data_dir]
     environment = {**os.environ, "TF_USE_LEGACY_KERAS": legacy_keras}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environment)
-    deadline = time.monotonic() + 120
-    while not any(e >= 2 for e in _checkpoint_epochs(ckpt_dir)) and process.poll() is None:
-        assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    killed_after = _checkpoint_epochs(ckpt_dir)[-1]
+    kill_after_checkpoint(command, ckpt_dir, env=environment)
+    killed_after = checkpoint_epochs(ckpt_dir)[-1]
     assert killed_after < 7
 
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=300, env=environment)
@@ -133,3 +120,19 @@ def test_early_stopping_and_reduce_lr_state_survive_a_kill_and_resume(tmp_path, 
     # A resume that lost the state would take its first epoch as the best and run on past epoch 7.
     assert record["status"] == "converged" and record["best_epoch"] == 1 and len(history) == 7
     np.testing.assert_allclose(history["learning_rate"], [0.001] * 4 + [0.0005] * 3, rtol=1e-6)
+
+
+def test_kerastuner_scores_a_trial_by_the_val_loss_of_the_model_early_stopping_kept(tmp_path, shared_data_dir):
+    """For a plain mse autoencoder, val_loss is the validation reconstruction MSE that the tuner measures on the
+    model after the trial: they agree only if the kept (best) epoch's weights were put back."""
+    import hpo_results
+    from test_tuning import search
+
+    space = tmp_path / "space.yaml"
+    space.write_text("description: one trial\nparameters:\n  latent_dim: [4]\n")
+    _, table, _ = search(tmp_path, shared_data_dir, tuner="random", search_space=str(space), max_trials=1,
+                         model_type="ae", loss="mse", epochs=6, batch_size=64, early_stop=True, patience=2,
+                         min_delta=float(NEVER_IMPROVES))
+    row = table.iloc[0]
+    assert row["status"] == hpo_results.COMPLETED
+    assert row["objective"] == pytest.approx(row["val_reconstruction_mse"], rel=1e-4)
