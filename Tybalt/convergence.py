@@ -59,8 +59,8 @@ class Diagnosis:
 def diagnose(val_loss: list[float], first_counted_epoch: int = 0) -> Diagnosis:
     """One sentence on the validation loss from ``first_counted_epoch`` (0-based; earlier epochs are warm-up).
 
-    Still falling when the last epoch is the best and clearly below a few epochs before; over-fitting when it has risen above the best epoch's value
-    for the epochs since; otherwise levelled off.
+    Still falling when the last epoch is the best and clearly below a few epochs before; over-fitting when the
+    loss has risen above the best epoch's value for two or more epochs since; otherwise levelled off.
     """
     counted = [value for value in val_loss[first_counted_epoch:] if math.isfinite(value)]
     if len(counted) < 2:

@@ -2,8 +2,9 @@
 
 Every column of the clinical table is used unless ``label_columns`` names some. A column with two distinct values,
 or text with at most ``MAX_LEVELS`` values, is categorical; a numeric column with more values is numeric;
-identifiers (text where every value differs) and text with more levels are skipped with a note. TCGA's ``acronym`` (cancer type) is the kNN label when
-present and no columns are named, as before; otherwise every categorical column gets its own kNN accuracy.
+identifiers (text where every value differs) and text with more levels are skipped with a note. TCGA's
+``acronym`` (cancer type) is the kNN label when present and no columns are named, as before; otherwise every
+categorical column gets its own kNN accuracy.
 """
 
 from __future__ import annotations

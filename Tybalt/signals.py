@@ -36,9 +36,8 @@ class Comparison:
 
 
 def clinical_comparisons(clinical: pd.DataFrame, categorical: list[str] | None = None) -> list[Comparison]:
-    """The comparisons of the ``categorical`` columns (default: every column): each level against the rest, a
-    two-level column as one pair; TCGA's gender, sample_type (tumour vs normal) and acronym keep their own, and
-    with acronym and sample_type both present, melanoma metastatic vs primary is added."""
+    """The comparisons of the ``categorical`` columns (default: all): levels against the rest, two-level columns as
+    one pair; TCGA's gender, sample_type, acronym keep their own, and melanoma metastatic vs primary is added."""
     columns = [str(c) for c in clinical.columns] if categorical is None else categorical
     comparisons: list[Comparison] = []
     for column in columns:
@@ -56,22 +55,24 @@ def clinical_comparisons(clinical: pd.DataFrame, categorical: list[str] | None =
     return kept
 
 
-def level_comparisons(column: str, values: pd.Series) -> list[Comparison]:
-    """A two-level column as one pair (first level vs second, sorted); more levels: each against the rest."""
+def level_comparisons(column: str, values: pd.Series, rest: str = "rest") -> list[Comparison]:
+    """A two-level column as one pair (first level vs second, sorted); more levels: each against the ``rest``."""
     known = values.notna().to_numpy()
     text = values.astype(str).to_numpy()
     levels = sorted(values.dropna().astype(str).unique())
     if len(levels) == 2:
         return [Comparison(column, levels[0], levels[1], known & (text == levels[0]), known & (text == levels[1]))]
-    return [Comparison(column, level, "rest", known & (text == level), known & (text != level)) for level in levels]
+    return [Comparison(column, level, rest, known & (text == level), known & (text != level)) for level in levels]
 
 
 def _gender_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
+    """Female against male (TCGA's spelling, any case)."""
     gender = clinical["gender"].astype(str).str.lower().to_numpy()
     return [Comparison("gender", "female", "male", gender == "female", gender == "male")]
 
 
 def _sample_type_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
+    """Normal tissue (every sample type containing 'normal') against tumour."""
     sample_type = clinical["sample_type"]
     known = sample_type.notna().to_numpy()
     normal = sample_type.astype(str).str.contains("normal", case=False).to_numpy() & known
@@ -79,16 +80,12 @@ def _sample_type_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
 
 
 def _cancer_type_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
-    acronym = clinical["acronym"]
-    known = acronym.notna().to_numpy()
-    comparisons = []
-    for cancer in sorted(acronym.dropna().astype(str).unique()):
-        in_type = (acronym.astype(str) == cancer).to_numpy() & known
-        comparisons.append(Comparison("acronym", cancer, "other types", in_type, known & ~in_type))
-    return comparisons
+    """Each cancer type against all other types."""
+    return level_comparisons("acronym", clinical["acronym"], rest="other types")
 
 
 def _melanoma_comparison(clinical: pd.DataFrame) -> Comparison:
+    """Metastatic against primary melanoma (SKCM)."""
     melanoma = (clinical["acronym"].astype(str) == "SKCM").to_numpy()
     sample_type = clinical["sample_type"].astype(str)
     metastatic = sample_type.str.contains("metasta", case=False).to_numpy() & melanoma
