@@ -11,10 +11,15 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
-# A validation loss counts as risen or fallen when it moved by more than this fraction of the best one: the VAE's
-# validation loss samples the latent space, so it jitters by a few parts in ten thousand from epoch to epoch.
+import numpy as np
+
+# A validation loss counts as risen or fallen only when its moving average moved by more than this fraction, and
+# more than twice its noise: the VAE's validation loss samples the latent space, so it jitters from epoch to epoch.
 DIAGNOSIS_TOLERANCE = 1e-3
-TREND_EPOCHS = 5  # "still falling": the last epoch is the best and below the value this many epochs before
+TREND_EPOCHS = 5  # epochs averaged when judging a trend
+# The lowest of many noisy moving averages lies well below their typical value: a flat loss with noise sd s has a
+# lowest 5-epoch average about 2 x s / sqrt(5) ~ s below its last one. 2.5 s keeps flat runs from reading as trends.
+NOISE_MULTIPLE = 2.5
 STILL_FALLING = "validation loss still falling at the last epoch: train longer / use early_stop"
 
 
@@ -59,23 +64,35 @@ class Diagnosis:
 def diagnose(val_loss: list[float], first_counted_epoch: int = 0) -> Diagnosis:
     """One sentence on the validation loss from ``first_counted_epoch`` (0-based; earlier epochs are warm-up).
 
-    Still falling when the last epoch is the best and clearly below a few epochs before; over-fitting when the
-    loss has risen above the best epoch's value for two or more epochs since; otherwise levelled off.
+    Judged on moving averages of up to ``TREND_EPOCHS`` epochs, so the epoch-to-epoch noise of a VAE's sampled
+    loss is not read as a trend (a change counts beyond ``change_threshold``): still falling when the lowest average
+    is among the last ones and clearly below the average a quarter of the run earlier; over-fitting when the last
+    average has risen clearly above the lowest one, at least two epochs before; otherwise levelled off.
     """
-    counted = [value for value in val_loss[first_counted_epoch:] if math.isfinite(value)]
+    counted = np.asarray([value for value in val_loss[first_counted_epoch:] if math.isfinite(value)])
     if len(counted) < 2:
         return Diagnosis("training ended during the KL warm-up (beta never reached its final value): train longer"
                          if len(val_loss) <= first_counted_epoch else
                          "too few epochs to judge convergence: train longer", warning=True)
-    best_index = min(range(len(counted)), key=counted.__getitem__)
-    best = counted[best_index]
-    tolerance = DIAGNOSIS_TOLERANCE * abs(best)
-    window = min(TREND_EPOCHS, len(counted) - 1)
-    if best_index == len(counted) - 1 and counted[-1 - window] > best + tolerance:
+    window = max(1, min(TREND_EPOCHS, len(counted) // 3))
+    smoothed = np.convolve(counted, np.ones(window) / window, mode="valid")
+    threshold = change_threshold(counted)
+    lowest, last = int(np.argmin(smoothed)), len(smoothed) - 1
+    earlier = smoothed[max(0, last - max(window, len(smoothed) // 4))]
+    if lowest >= last - window and earlier - smoothed[last] > threshold:
         return Diagnosis(STILL_FALLING, warning=True)
+    best_index = int(np.argmin(counted))
     rising_epochs = len(counted) - 1 - best_index
-    if rising_epochs >= 2 and counted[-1] > best + tolerance:
+    if last - lowest >= 2 and rising_epochs >= 2 and smoothed[last] - smoothed[lowest] > threshold:
         best_epoch = first_counted_epoch + best_index + 1
         return Diagnosis(f"validation loss rising for {rising_epochs} epochs: over-fitting from epoch {best_epoch} "
                          f"(use early_stop, or stop at epoch {best_epoch})", warning=True)
     return Diagnosis("validation loss levelled off: training converged", warning=False)
+
+
+def change_threshold(values: np.ndarray) -> float:
+    """The smallest change of a moving average that is more than noise: ``NOISE_MULTIPLE`` times the epoch-to-epoch
+    noise (estimated robustly from successive differences), and at least 0.1 % of the loss."""
+    differences = np.diff(values)
+    noise = 1.4826 * np.median(np.abs(differences - np.median(differences))) / math.sqrt(2)
+    return max(DIAGNOSIS_TOLERANCE * float(np.min(np.abs(values))), NOISE_MULTIPLE * noise)

@@ -117,7 +117,7 @@ class ConvergenceMonitor(keras.callbacks.Callback):
         rate = current_learning_rate(self.model.optimizer) * LR_FACTOR
         self.model.optimizer.learning_rate = rate
         self.lr_plateau.wait = 0
-        logger.info("reduce_lr: val_loss flat for %d epochs; learning rate lowered to %.3g after epoch %d",
+        logger.info("reduce_lr: val_loss flat for %d epoch(s); learning rate lowered to %.3g after epoch %d",
                     self.lr_patience, rate, epoch + 1)
 
     def restore_best_weights(self) -> None:

@@ -31,6 +31,14 @@ def test_diagnosis_tells_still_falling_from_over_fitting_and_from_levelled_off()
     assert not levelled.warning and "levelled off" in levelled.message
 
 
+def test_diagnosis_does_not_read_the_noise_of_a_flat_validation_loss_as_a_trend():
+    """As in make demo's VAE: val_loss flat at ~676.5 with +-0.7 of sampling noise after 60 epochs."""
+    noise = np.random.default_rng(0).normal(0.0, 0.5, size=40)
+    assert "levelled off" in diagnose(list(676.5 + noise)).message
+    assert diagnose(list(700.0 - 0.5 * np.arange(40) + noise)).message == STILL_FALLING
+    assert "rising" in diagnose(list(676.5 + np.r_[np.zeros(20), 0.3 * np.arange(20)] + noise)).message
+
+
 def test_diagnosis_ignores_the_warm_up_epochs_whose_loss_grows_with_beta():
     warm_up_then_falling = [5.0, 6.0, 7.0, 9.0, 8.0, 7.5, 7.0, 6.5, 6.0, 5.5]  # beta final from epoch index 3
     assert diagnose(warm_up_then_falling, first_counted_epoch=3).message == STILL_FALLING
@@ -70,6 +78,8 @@ def test_early_stopping_stops_and_the_saved_model_is_the_best_epochs(tiny_params
     mse = float(np.mean((reconstruction - values[val_rows]) ** 2))
     assert mse == pytest.approx(history["val_loss"][0], rel=1e-4)
     assert abs(history["val_loss"][2] - history["val_loss"][0]) > 1e-3 * history["val_loss"][0]
+    # A restarted campaign's rerun gets the same objective back from the saved run, without training.
+    assert run(params).history["val_loss"] == returned.history["val_loss"]
 
 
 def test_early_stopping_never_stops_before_the_kl_warm_up_is_over(tiny_params):
