@@ -15,7 +15,7 @@ import numpy as np
 from checkpointing import CheckpointSettings, Resume, save_checkpoint
 from checkpointing import restore as restore_checkpoint
 from keras_backend import LEGACY_KERAS, keras, tf
-from training import build_convergence_monitor, first_comparable_epoch, train
+from training import ConvergenceMonitor, build_convergence_monitor, first_comparable_epoch, train
 
 logger = logging.getLogger(__name__)
 
@@ -25,10 +25,11 @@ KERAS_FLAVOUR = "tf_keras" if LEGACY_KERAS else "keras3"
 class CheckpointSaver(keras.callbacks.Callback):
     """Append each epoch's logs to the resumed history; checkpoint every ``interval`` epochs and when training ends.
 
-    The end-of-training checkpoint covers a run stopped by the time limit, so a resubmitted job loses nothing.
+    Each checkpoint also holds the ``monitor``'s early-stopping / reduce_lr state. The end-of-training checkpoint
+    covers a run stopped by the time limit, so a resubmitted job loses nothing.
     """
 
-    def __init__(self, settings: CheckpointSettings, resume: Resume, monitor=None):
+    def __init__(self, settings: CheckpointSettings, resume: Resume, monitor: ConvergenceMonitor | None = None):
         super().__init__()
         self.settings, self.monitor = settings, monitor
         self.history = {key: list(values) for key, values in resume.history.items()}
@@ -64,7 +65,7 @@ def restore(model, settings: CheckpointSettings) -> Resume:
 class TrainingResult:
     """A History covering every epoch once, and what ended training: early stopping's best epoch, if it kept one."""
 
-    history: object
+    history: keras.callbacks.History
     best_epoch: int | None = None
     converged: bool = False
     first_counted_epoch: int = 0

@@ -5,9 +5,9 @@ switches on a gene program, so tests and demos can check that a model's encoding
 biology: 4 marker genes per cancer type (+3) and a weaker random pattern per type on every unnamed gene; the sex
 genes (XIST, TSIX in women; RPS4Y1, DDX3Y, KDM5D, ... in men: +10, about 1,000-fold) and 12 % of the unnamed genes
 (+3 in women); tumour (MKI67, TOP2A, ...) vs normal (ADH1B, CA4, ...) programs (+8) and 35 % of the unnamed genes
-(+-3 in normal tissue); melanoma metastasis (ROPN1, SOX10, ...) and primary melanoma (KRT14, ...) programs (+3). The files
-have the real TCGA formats: a samples x genes TSV of values in [0, 1] indexed by 15-character barcodes, and a
-clinical TSV with the columns of the processed TCGA table.
+(+-3 in normal tissue); melanoma metastasis (ROPN1, SOX10, ...) and primary melanoma (KRT14, ...) programs (+3).
+The files have the real TCGA formats: a samples x genes TSV of values in [0, 1] indexed by 15-character barcodes,
+and a clinical TSV with the columns of the processed TCGA table.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -18,6 +18,9 @@ import outputs
 import run_state
 from data import ExpressionData
 from parameters import check_model_fits_data
+
+if TYPE_CHECKING:
+    from resumable_training import TrainingResult
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ def run_trial(params: dict[str, Any]):
     return history
 
 
-def training_outcome(params: dict[str, Any], status: str, result) -> dict[str, Any]:
+def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:
     """Why training stopped, the kept epoch and the convergence diagnosis (logged, and recorded in params.json)."""
     from convergence import diagnose
 
