@@ -16,7 +16,7 @@ import pytest
 from conftest import REPO, run_entry_point
 
 EXPORT_SCRIPT = os.path.join(REPO, "tests", "data", "export_all.R")
-# Measured on 2 cores: early stopping ends at about epoch 100 of 300 (~15 s of training, ~40 s in all).
+# Measured on 2 cores: early stopping ends at about epoch 100 of 300; the run takes 13 s (quiet) to 77 s (busy).
 ALL_FLAGS = ("--num_genes", "2000", "--scaling", "minmax", "--latent_dim", "20", "--batch_size", "16",
              "--learning_rate", "0.001", "--val_split", "0.2", "--epochs", "300", "--early_stop", "true",
              "--patience", "20", "--analyze", "true", "--verbose", "false")
