@@ -28,8 +28,7 @@ KNN_FOLDS = 5
 TRUSTWORTHINESS_NEIGHBOURS = 5
 TRUSTWORTHINESS_SAMPLES = 2000  # trustworthiness needs all pairwise distances: measured on a random subset
 INPUT_ROW = "input"  # the raw expression, as the reference row of the comparison
-COMPARISON_COLUMNS = ["method", "latent_dim", "val_reconstruction_mse", "knn_accuracy_cancer_type",
-                      "trustworthiness", "tsne_trustworthiness"]
+COMPARISON_COLUMNS = ["method", "latent_dim", "val_reconstruction_mse", "trustworthiness", "tsne_trustworthiness"]
 
 
 class TrainedAutoencoder:
@@ -117,28 +116,29 @@ def subset_trustworthiness(original: np.ndarray, embedded: np.ndarray, seed: int
     return float(trustworthiness(original[rows], embedded[rows], n_neighbors=TRUSTWORTHINESS_NEIGHBOURS))
 
 
-def comparison_table(methods: dict, values: np.ndarray, val_rows: np.ndarray, labels: np.ndarray | None,
+def comparison_table(methods: dict, values: np.ndarray, val_rows: np.ndarray, labels: dict[str, np.ndarray],
                      seed: int, tsne_maps: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
     """One row per method plus the raw input: validation reconstruction MSE, kNN accuracy, trustworthiness.
 
-    ``tsne_maps`` maps a row name ('input' or a method) to its tSNE map, whose trustworthiness with respect to
+    ``labels`` maps a column name (e.g. 'knn_accuracy_cancer_type') to the per-sample labels it is the kNN accuracy
+    of. ``tsne_maps`` maps a row name ('input' or a method) to its tSNE map, whose trustworthiness with respect to
     the input is reported too; rows without a map get an empty cell.
     """
     tsne_maps = tsne_maps or {}
-    rows = [{"method": INPUT_ROW, "latent_dim": values.shape[1],
-             "knn_accuracy_cancer_type": _knn_or_nan(values, labels, seed)}]
+    rows = [{"method": INPUT_ROW, "latent_dim": values.shape[1], **_knn_accuracies(values, labels, seed)}]
     for name, method in methods.items():
         with iteration_limit_accepted():
             latent, mse = method.transform(values), reconstruction_mse(method, values[val_rows])
         rows.append({"method": name, "latent_dim": latent.shape[1], "val_reconstruction_mse": mse,
-                     "knn_accuracy_cancer_type": _knn_or_nan(latent, labels, seed),
+                     **_knn_accuracies(latent, labels, seed),
                      "trustworthiness": subset_trustworthiness(values, latent, seed)})
     for row in rows:
         if row["method"] in tsne_maps:
             row["tsne_trustworthiness"] = subset_trustworthiness(values, tsne_maps[row["method"]], seed)
-    return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
+    columns = COMPARISON_COLUMNS[:3] + list(labels) + COMPARISON_COLUMNS[3:]
+    return pd.DataFrame(rows, columns=columns)
 
 
-def _knn_or_nan(features: np.ndarray, labels: np.ndarray | None, seed: int) -> float:
-    """kNN accuracy of cancer type, or NaN when the data come without cancer types."""
-    return float("nan") if labels is None else knn_accuracy(features, labels, seed)
+def _knn_accuracies(features: np.ndarray, labels: dict[str, np.ndarray], seed: int) -> dict[str, float]:
+    """The kNN accuracy of each label set, under its column name."""
+    return {column: knn_accuracy(features, values, seed) for column, values in labels.items()}

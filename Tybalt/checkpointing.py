@@ -1,9 +1,10 @@
 """Checkpoints on disk, with CANDLE's ``ckpt_*`` parameters: where they live, write one atomically, restore one.
 
 A checkpoint is a folder ``epoch-NNNNN`` in the checkpoint directory holding ``weights.npz`` (the model's weights and
-the optimizer's variables, its step counter and moment estimates included) and ``state.json`` (the number of
-completed epochs, the per-epoch history so far and the parameters that define the training: a run with other such
-parameters is refused rather than resumed from it). It is written under a temporary name and renamed into place, so
+the optimizer's variables, its step counter and moment estimates included, and with early stopping the best epoch's
+weights) and ``state.json`` (the number of completed epochs, the per-epoch history so far, the early-stopping /
+reduce_lr state and the parameters that define the training: a run with other such parameters is refused rather
+than resumed from it). It is written under a temporary name and renamed into place, so
 a run killed at any moment leaves the previous checkpoint or the new one, never half of one. The format is the same
 under Keras 3 and tf_keras (NumPy arrays), but a checkpoint resumes only under the Keras that wrote it.
 
@@ -57,6 +58,8 @@ class Resume:
 
     epochs_done: int = 0
     history: dict[str, list[float]] = field(default_factory=dict)
+    monitor: dict = field(default_factory=dict)  # early-stopping / reduce_lr state ({} when not used)
+    best_weights: list | None = None  # the weights early stopping keeps, when it has a best epoch
 
 
 def checkpoint_directory(ckpt_directory: str | None, run_folder: str) -> str:
@@ -115,11 +118,13 @@ def check_same_training(settings: CheckpointSettings, overwrite: bool) -> str:
 
 
 def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, list[float]], keras_flavour: str,
-                    keep_limit: int, drop_newer: bool = False, training_parameters: dict | None = None) -> str | None:
+                    keep_limit: int, drop_newer: bool = False, training_parameters: dict | None = None,
+                    monitor: dict | None = None, best_weights: list | None = None) -> str | None:
     """Write model, optimizer and history as ``epoch-<epochs_done>``, then keep only the newest ``keep_limit``.
 
     Returns None (and writes nothing) when the last epoch's losses are not finite: a diverged run is not worth
     resuming. ``drop_newer`` removes checkpoints with more epochs, left by an earlier run this one replaces.
+    ``monitor`` and ``best_weights`` are the early-stopping / reduce_lr state, saved so a resumed run continues it.
     """
     if not all(math.isfinite(values[-1]) for values in history.values() if values):
         logger.warning("not checkpointing epoch %d: its losses are not finite", epochs_done)
@@ -131,11 +136,13 @@ def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, 
     os.makedirs(temporary)
     weights = model.get_weights()
     optimizer_values = [np.asarray(variable.numpy()) for variable in _optimizer_variables(model.optimizer)]
+    best_weights = best_weights or []
     np.savez(os.path.join(temporary, WEIGHTS_FILE), **{f"model_{i}": w for i, w in enumerate(weights)},
-             **{f"optimizer_{i}": v for i, v in enumerate(optimizer_values)})
+             **{f"optimizer_{i}": v for i, v in enumerate(optimizer_values)},
+             **{f"best_{i}": w for i, w in enumerate(best_weights)})
     state = {"epochs_done": epochs_done, "history": history, "keras": keras_flavour,
              "model_arrays": len(weights), "optimizer_arrays": len(optimizer_values),
-             "training_parameters": training_parameters}
+             "training_parameters": training_parameters, "monitor": monitor or {}, "best_arrays": len(best_weights)}
     with open(os.path.join(temporary, STATE_FILE), "w") as handle:
         json.dump(state, handle)
     final = os.path.join(directory, name)
@@ -169,6 +176,7 @@ def restore(model, settings: CheckpointSettings, keras_flavour: str) -> Resume:
     with np.load(os.path.join(path, WEIGHTS_FILE)) as arrays:
         weights = [arrays[f"model_{i}"] for i in range(state["model_arrays"])]
         optimizer_values = [arrays[f"optimizer_{i}"] for i in range(state["optimizer_arrays"])]
+        best_weights = [arrays[f"best_{i}"] for i in range(state.get("best_arrays", 0))] or None
     model.optimizer.build(model.trainable_variables)
     optimizer_variables = _optimizer_variables(model.optimizer)
     expected = [w.shape for w in model.get_weights()] + [tuple(v.shape) for v in optimizer_variables]
@@ -180,7 +188,7 @@ def restore(model, settings: CheckpointSettings, keras_flavour: str) -> Resume:
     for variable, value in zip(optimizer_variables, optimizer_values):
         variable.assign(value)
     logger.info("resuming from %s: %d epochs already done", path, state["epochs_done"])
-    return Resume(state["epochs_done"], state["history"])
+    return Resume(state["epochs_done"], state["history"], state.get("monitor", {}), best_weights)
 
 
 def _optimizer_variables(optimizer) -> list:

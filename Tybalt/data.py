@@ -46,6 +46,7 @@ class ExpressionData:
     sample_ids: list[str]
     genes: list[str]
     clinical: pd.DataFrame | None = None
+    gene_table: pd.DataFrame | None = None  # gene selection and scaling fitted on your own data (preprocessing.py)
 
     @property
     def n_genes(self) -> int:
@@ -156,7 +157,8 @@ def check_values(values: np.ndarray, source: str, require_unit_range: bool) -> N
     if require_unit_range and (values.min() < 0 or values.max() > 1):
         raise TybaltInputError(
             f"data file {source} has values outside [0, 1] (min {values.min():.3g}, max {values.max():.3g}), "
-            f"which binary cross-entropy cannot fit; scale each gene to [0, 1] or use --loss mse")
+            f"which binary cross-entropy cannot fit; add --scaling minmax to scale each gene to [0, 1] "
+            f"or use --loss mse")
 
 
 def split_train_validation(n_samples: int, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -30,16 +30,18 @@ def tsne_map(values: np.ndarray, perplexity: float, seed: int) -> np.ndarray:
     return np.asarray(tsne.fit(np.asarray(values, dtype=np.float32)))
 
 
-def tsne_frame(tsne_values: np.ndarray, sample_ids: list[str], labels: np.ndarray | None) -> pd.DataFrame:
-    """The map as a table: sample_id, tsne_1, tsne_2 and the cancer type when known."""
+def tsne_frame(tsne_values: np.ndarray, sample_ids: list[str], labels: np.ndarray | None,
+               label_name: str | None = "acronym") -> pd.DataFrame:
+    """The map as a table: sample_id, tsne_1, tsne_2 and the label (column ``label_name``) when known."""
     frame = pd.DataFrame(tsne_values, index=pd.Index(sample_ids, name="sample_id"), columns=["tsne_1", "tsne_2"])
     if labels is not None:
-        frame["acronym"] = labels
+        frame[label_name] = labels
     return frame
 
 
-def plot_tsne_pair(input_map: np.ndarray, encoded_map: np.ndarray, labels: np.ndarray | None, encoded_title: str):
-    """Two panels (input, encodings) coloured by cancer type with one shared legend; returns the Figure."""
+def plot_tsne_pair(input_map: np.ndarray, encoded_map: np.ndarray, labels: np.ndarray | None, encoded_title: str,
+                   legend_title: str | None = "cancer type"):
+    """Two panels (input, encodings) coloured by ``labels`` with one shared legend; returns the Figure."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -60,7 +62,7 @@ def plot_tsne_pair(input_map: np.ndarray, encoded_map: np.ndarray, labels: np.nd
         axis.set_yticks([])
     handles, names = axes[0].get_legend_handles_labels()
     figure.legend(handles, names, loc="center right", fontsize=7, markerscale=3, ncol=1 + len(groups) // 25,
-                  title="cancer type")
+                  title=legend_title)
     figure.tight_layout(rect=(0, 0, 0.86, 1))
     return figure
 

@@ -1,7 +1,7 @@
 """Encode new samples with a saved encoder: align their genes to the training genes, predict, write the encodings.
 
-The samples must already be on the training scale (for TCGA runs: the saved per-gene scaling applied to them);
-this module only reorders the columns, it does not rescale.
+A run on the user's own TSV saved its gene scaling (``scaling.tsv``), which is applied here unchanged. TCGA
+samples must already be on the training scale (the TCGA module's saved per-gene scaling applied to them).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import run_state
 from data import ExpressionData, check_values, load_expression_tsv
 from errors import TybaltInputError
 from user_files import read_text, require_folder
+from preprocessing import apply_gene_table, saved_gene_table
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,9 @@ def _encode_into(data_path: str, model_dir: str, output_folder: str, data_dir: s
     data = load_expression_tsv(data_path, os.path.join(os.path.expanduser(data_dir), "cache"))
     check_values(data.values, data_path, require_unit_range=False)
     values = align_to_training_genes(data, genes, data_path)
+    gene_table = saved_gene_table(model_dir)
+    if gene_table is not None:  # a run on the user's own data: its gene scaling, fitted on its training samples
+        values = apply_gene_table(values, genes, gene_table)
     encoder = load_encoder(model_dir, gpus)  # checks the file before TensorFlow is imported
     check_encoder_inputs(encoder, genes, model_dir)
     from models import apply_in_batches

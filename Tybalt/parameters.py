@@ -95,6 +95,8 @@ DOMAINS: dict[str, Domain] = {
     "ckpt_keep_limit": Domain(1),
     "perplexity": Domain(0, math.inf, low_open=True),
     "steps_per_execution": Domain(1),
+    "patience": Domain(1),
+    "min_delta": Domain(0, math.inf),
 }
 
 

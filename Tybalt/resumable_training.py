@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
 from checkpointing import CheckpointSettings, Resume, save_checkpoint
 from checkpointing import restore as restore_checkpoint
 from keras_backend import LEGACY_KERAS, keras, tf
-from training import train
+from training import ConvergenceMonitor, build_convergence_monitor, first_comparable_epoch, train
 
 logger = logging.getLogger(__name__)
 
@@ -24,12 +25,13 @@ KERAS_FLAVOUR = "tf_keras" if LEGACY_KERAS else "keras3"
 class CheckpointSaver(keras.callbacks.Callback):
     """Append each epoch's logs to the resumed history; checkpoint every ``interval`` epochs and when training ends.
 
-    The end-of-training checkpoint covers a run stopped by the time limit, so a resubmitted job loses nothing.
+    Each checkpoint also holds the ``monitor``'s early-stopping / reduce_lr state. The end-of-training checkpoint
+    covers a run stopped by the time limit, so a resubmitted job loses nothing.
     """
 
-    def __init__(self, settings: CheckpointSettings, resume: Resume):
+    def __init__(self, settings: CheckpointSettings, resume: Resume, monitor: ConvergenceMonitor | None = None):
         super().__init__()
-        self.settings = settings
+        self.settings, self.monitor = settings, monitor
         self.history = {key: list(values) for key, values in resume.history.items()}
         self.epochs_done = self.saved_epochs = resume.epochs_done
         self.fresh = resume.epochs_done == 0
@@ -46,9 +48,12 @@ class CheckpointSaver(keras.callbacks.Callback):
             self._save()
 
     def _save(self) -> None:
+        monitor_state = self.monitor.state() if self.monitor else None
+        best_weights = self.monitor.best_weights if self.monitor else None
         save_checkpoint(self.model, self.settings.directory, self.epochs_done, self.history, KERAS_FLAVOUR,
                         self.settings.keep_limit, drop_newer=self.fresh,
-                        training_parameters=self.settings.training_parameters)
+                        training_parameters=self.settings.training_parameters, monitor=monitor_state,
+                        best_weights=best_weights)
         self.saved_epochs = self.epochs_done
 
 
@@ -57,19 +62,42 @@ def restore(model, settings: CheckpointSettings) -> Resume:
     return restore_checkpoint(model, settings, KERAS_FLAVOUR)
 
 
-def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
-                  settings: CheckpointSettings, resume: Resume, *, epochs: int, **train_options):
-    """Train from ``resume`` up to ``epochs`` with checkpoints; return a History covering every epoch once.
+@dataclass
+class TrainingResult:
+    """A History covering every epoch once, and what ended training: early stopping's best epoch, if it kept one."""
 
-    When the checkpoint already holds every epoch, nothing is trained and its history is returned.
+    history: keras.callbacks.History
+    best_epoch: int | None = None
+    converged: bool = False
+    first_counted_epoch: int = 0
+
+
+def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
+                  settings: CheckpointSettings, resume: Resume, *, epochs: int, early_stop: bool = False,
+                  reduce_lr: bool = False, patience: int = 10, min_delta: float = 0.0,
+                  **train_options) -> TrainingResult:
+    """Train from ``resume`` up to ``epochs`` with checkpoints; with ``early_stop`` keep the best epoch's weights.
+
+    When the checkpoint already holds every epoch, or early stopping had ended the run, nothing is trained.
     """
-    saver = CheckpointSaver(settings, resume)
-    if resume.epochs_done >= epochs:
-        logger.info("all %d epochs were done before; returning the saved history without training", epochs)
+    kl_options = {"kappa": train_options.get("kappa", 1.0), "kl_mode": train_options.get("kl_mode", "warmup")}
+    monitor = build_convergence_monitor(autoencoder.model, early_stop=early_stop, reduce_lr=reduce_lr,
+                                        patience=patience, min_delta=min_delta, **kl_options)
+    if monitor is not None:
+        monitor.set_model(autoencoder.model)
+        monitor.load(resume.monitor, resume.best_weights)
+    saver = CheckpointSaver(settings, resume, monitor)
+    if resume.epochs_done >= epochs or (monitor is not None and monitor.converged):
+        logger.info("training had ended before (%d epochs done); returning the saved history without training",
+                    resume.epochs_done)
         history = keras.callbacks.History()
     else:
         history = train(autoencoder, values, train_rows, val_rows, epochs=epochs, initial_epoch=resume.epochs_done,
-                        extra_callbacks=[saver], **train_options)
+                        extra_callbacks=[callback for callback in (monitor, saver) if callback], **train_options)
     history.history = saver.history
     history.epoch = list(range(len(saver.history.get("loss", []))))
-    return history
+    first_counted_epoch = first_comparable_epoch(autoencoder.model, **kl_options)
+    if monitor is None:
+        return TrainingResult(history, first_counted_epoch=first_counted_epoch)
+    monitor.restore_best_weights()
+    return TrainingResult(history, monitor.best_epoch(), monitor.converged, first_counted_epoch)

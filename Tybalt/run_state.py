@@ -1,11 +1,13 @@
 """A run's life cycle in its output folder: refuse to overwrite finished results, record status and provenance.
 
-``params.json`` carries ``status``: 'running' while training, then 'finished', 'stopped_early' (the time limit
+``params.json`` carries ``status``: 'running' while training, then 'finished' (every epoch ran), 'converged'
+(early stopping ended training and the best epoch's weights were kept), 'stopped_early' (the time limit
 ended training; rerunning the same command resumes from the checkpoint) or 'diverged' (the loss became NaN or
 infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE Supervisor maps to its failure value).
 
 A run holds the lock of its output folder (``.tybalt.lock``) from its first check to its last write, so a second run
 started into the same folder is refused instead of mixing or losing results.
+``stop_reason`` says the same in words, and ``convergence`` diagnoses the validation loss (``convergence.diagnose``).
 """
 
 from __future__ import annotations
@@ -31,12 +33,13 @@ from user_files import require_writable_folder
 
 logger = logging.getLogger(__name__)
 
-RUNNING, FINISHED, STOPPED_EARLY, DIVERGED = "running", "finished", "stopped_early", "diverged"
-FINAL_STATUSES = (FINISHED, DIVERGED)
+RUNNING, FINISHED, CONVERGED, STOPPED_EARLY, DIVERGED = "running", "finished", "converged", "stopped_early", "diverged"
+FINAL_STATUSES = (FINISHED, CONVERGED, DIVERGED)
 RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_PLOT_FILE)
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
-NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose")
+NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose", "stop_reason", "convergence",
+                "best_epoch", "best_val_loss")
 # Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
 # epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
 # checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).
@@ -46,7 +49,7 @@ NOT_TRAINING_DEFINING = (
     "clinical_data", "clinical_url", "clinical_sha256", "copy_number_url", "data_sha256", "preprocess_only",
     "tuner", "search_space", "max_trials", "executions_per_trial", "ckpt_restart_mode", "ckpt_directory",
     "ckpt_save_interval", "ckpt_keep_limit", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
-    "model_dir", "jit_compile", "steps_per_execution", "gpus")
+    "model_dir", "jit_compile", "steps_per_execution", "gpus", "label_columns")
 LOCK_FILE = ".tybalt.lock"
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
             "tf-keras": ("tf-keras", "tf_keras"), "keras-tuner": ("keras-tuner",), "pandas": ("pandas",),
@@ -98,7 +101,15 @@ def saved_history(folder: str) -> SavedHistory:
     quantities = [name for name in (rows[0] if rows else {}) if name != "epoch"]
     history = {name: [float(row[name]) if row[name] else math.nan for row in rows] for name in quantities}
     history.setdefault("val_loss", [math.nan])
-    return SavedHistory(history)
+    return SavedHistory(kept_model_history(history, read_record(folder).get("best_epoch")))
+
+
+def kept_model_history(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, list[float]]:
+    """The history up to the epoch whose weights were kept, so ``val_loss[-1]`` (CANDLE's objective) is the kept
+    model's; the whole history when early stopping kept no epoch."""
+    if not best_epoch:
+        return history
+    return {name: values[:best_epoch] for name, values in history.items()}
 
 
 def _compared(record: dict[str, Any]) -> dict[str, Any]:
@@ -174,12 +185,27 @@ def read_record(folder: str) -> dict[str, Any]:
     return read_json_object(os.path.join(folder, PARAMS_FILE))
 
 
-def training_status(history: dict[str, list[float]], epochs: int) -> str:
-    """'diverged' if any loss is NaN/infinite, 'stopped_early' if fewer epochs ran than asked, else 'finished'."""
+def training_status(history: dict[str, list[float]], epochs: int, converged: bool = False) -> str:
+    """'diverged' if any loss is NaN/infinite, 'converged' if early stopping ended training, 'stopped_early' if
+    fewer epochs ran than asked (the time limit), else 'finished'."""
     values = [value for key, series in history.items() if key.endswith("loss") for value in series]
     if not all(math.isfinite(value) for value in values):
         return DIVERGED
+    if converged:
+        return CONVERGED
     return FINISHED if len(history.get("loss", [])) >= epochs else STOPPED_EARLY
+
+
+def stop_reason(status: str, epochs_run: int, epochs: int, patience: int, best_epoch: int | None) -> str:
+    """Why training stopped, in words, for params.json."""
+    kept = f"; the weights of epoch {best_epoch} (best val_loss) were kept" if best_epoch else ""
+    reasons = {
+        FINISHED: f"ran all {epochs} epochs{kept}",
+        CONVERGED: f"early stopping after epoch {epochs_run}: val_loss had not improved for {patience} epochs{kept}",
+        STOPPED_EARLY: f"the time limit stopped training after epoch {epochs_run} of {epochs}; rerun to resume",
+        DIVERGED: "the loss became NaN or infinite",
+    }
+    return reasons[status]
 
 
 def mark_failed_trial(history: dict[str, list[float]]) -> None:

@@ -21,6 +21,7 @@ MIN_GROUP_SIZE = 5  # comparisons with a smaller group are skipped: their AUC an
 TOP_GENES = 20  # genes listed per encoding in gene_weights.tsv
 SIGNAL_COLUMNS = ["attribute", "group", "reference", "encoding", "auc", "higher_in", "t_statistic", "p_value",
                   "q_value", "n_group", "n_reference", "rank"]
+CORRELATION_COLUMNS = ["attribute", "encoding", "spearman_rho", "p_value", "q_value", "n", "rank"]
 
 
 @dataclass
@@ -34,30 +35,16 @@ class Comparison:
     in_reference: np.ndarray  # boolean mask over samples
 
 
-def clinical_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
-    """The comparisons the clinical table supports: sex, tumour vs normal, each cancer type, melanoma metastasis."""
+def clinical_comparisons(clinical: pd.DataFrame, categorical: list[str] | None = None) -> list[Comparison]:
+    """The comparisons of the ``categorical`` columns (default: all): levels against the rest, two-level columns as
+    one pair; TCGA's gender, sample_type, acronym keep their own, and melanoma metastatic vs primary is added."""
+    columns = [str(c) for c in clinical.columns] if categorical is None else categorical
     comparisons: list[Comparison] = []
-    columns = set(clinical.columns)
-    if "gender" in columns:
-        gender = clinical["gender"].astype(str).str.lower().to_numpy()
-        comparisons.append(Comparison("gender", "female", "male", gender == "female", gender == "male"))
-    if "sample_type" in columns:
-        sample_type = clinical["sample_type"]
-        known = sample_type.notna().to_numpy()
-        normal = sample_type.astype(str).str.contains("normal", case=False).to_numpy() & known
-        comparisons.append(Comparison("sample_type", "normal", "tumour", normal, known & ~normal))
-    if "acronym" in columns:
-        acronym = clinical["acronym"]
-        known = acronym.notna().to_numpy()
-        for cancer in sorted(acronym.dropna().astype(str).unique()):
-            in_type = (acronym.astype(str) == cancer).to_numpy() & known
-            comparisons.append(Comparison("acronym", cancer, "other types", in_type, known & ~in_type))
-    if {"acronym", "sample_type"} <= columns:
-        melanoma = (clinical["acronym"].astype(str) == "SKCM").to_numpy()
-        sample_type = clinical["sample_type"].astype(str)
-        metastatic = sample_type.str.contains("metasta", case=False).to_numpy() & melanoma
-        primary = (sample_type == "Primary Tumor").to_numpy() & melanoma
-        comparisons.append(Comparison("melanoma", "metastatic", "primary", metastatic, primary))
+    for column in columns:
+        special = TCGA_COMPARISONS.get(column)
+        comparisons += special(clinical) if special else level_comparisons(column, clinical[column])
+    if {"acronym", "sample_type"} <= set(columns):
+        comparisons.append(_melanoma_comparison(clinical))
     kept = []
     for comparison in comparisons:
         if min(comparison.in_group.sum(), comparison.in_reference.sum()) >= MIN_GROUP_SIZE:
@@ -66,6 +53,72 @@ def clinical_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
             logger.info("skipping %s %s vs %s: fewer than %d samples in a group", comparison.attribute,
                         comparison.group, comparison.reference, MIN_GROUP_SIZE)
     return kept
+
+
+def level_comparisons(column: str, values: pd.Series, rest: str = "rest") -> list[Comparison]:
+    """A two-level column as one pair (first level vs second, sorted); more levels: each against the ``rest``."""
+    known = values.notna().to_numpy()
+    text = values.astype(str).to_numpy()
+    levels = sorted(values.dropna().astype(str).unique())
+    if len(levels) == 2:
+        return [Comparison(column, levels[0], levels[1], known & (text == levels[0]), known & (text == levels[1]))]
+    return [Comparison(column, level, rest, known & (text == level), known & (text != level)) for level in levels]
+
+
+def _gender_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
+    """Female against male (TCGA's spelling, any case)."""
+    gender = clinical["gender"].astype(str).str.lower().to_numpy()
+    return [Comparison("gender", "female", "male", gender == "female", gender == "male")]
+
+
+def _sample_type_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
+    """Normal tissue (every sample type containing 'normal') against tumour."""
+    sample_type = clinical["sample_type"]
+    known = sample_type.notna().to_numpy()
+    normal = sample_type.astype(str).str.contains("normal", case=False).to_numpy() & known
+    return [Comparison("sample_type", "normal", "tumour", normal, known & ~normal)]
+
+
+def _cancer_type_comparisons(clinical: pd.DataFrame) -> list[Comparison]:
+    """Each cancer type against all other types."""
+    return level_comparisons("acronym", clinical["acronym"], rest="other types")
+
+
+def _melanoma_comparison(clinical: pd.DataFrame) -> Comparison:
+    """Metastatic against primary melanoma (SKCM)."""
+    melanoma = (clinical["acronym"].astype(str) == "SKCM").to_numpy()
+    sample_type = clinical["sample_type"].astype(str)
+    metastatic = sample_type.str.contains("metasta", case=False).to_numpy() & melanoma
+    primary = (sample_type == "Primary Tumor").to_numpy() & melanoma
+    return Comparison("melanoma", "metastatic", "primary", metastatic, primary)
+
+
+# TCGA columns with comparisons of their own (the tumour/normal split and the cancer types of the Tybalt paper)
+TCGA_COMPARISONS = {"gender": _gender_comparisons, "sample_type": _sample_type_comparisons,
+                    "acronym": _cancer_type_comparisons}
+
+
+def correlation_table(encodings: np.ndarray, encoding_names: list[str], clinical: pd.DataFrame,
+                      numeric: list[str]) -> pd.DataFrame:
+    """Spearman correlation of every encoding with each numeric column (known values only), ranked by |rho|."""
+    rows = []
+    for column in numeric:
+        values = pd.to_numeric(clinical[column], errors="coerce").to_numpy(dtype=float)
+        known = np.isfinite(values)
+        for k, name in enumerate(encoding_names):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", stats.ConstantInputWarning)  # a dead encoding correlates with nothing
+                rho, p_value = stats.spearmanr(encodings[known, k], values[known])
+            rows.append({"attribute": column, "encoding": name, "spearman_rho": np.nan_to_num(rho),
+                         "p_value": 1.0 if np.isnan(p_value) else p_value, "n": int(known.sum())})
+    if not rows:
+        return pd.DataFrame(columns=CORRELATION_COLUMNS)
+    table = pd.DataFrame(rows)
+    table["q_value"] = stats.false_discovery_control(table["p_value"].to_numpy(), method="bh")
+    table["abs_rho"] = table["spearman_rho"].abs()
+    table = table.sort_values(["attribute", "abs_rho"], ascending=[True, False])
+    table["rank"] = table.groupby("attribute").cumcount() + 1
+    return table[CORRELATION_COLUMNS].reset_index(drop=True)
 
 
 def roc_auc_per_column(values: np.ndarray, positive: np.ndarray) -> np.ndarray:

@@ -85,8 +85,13 @@ class TcgaOptions:
         return cls(data_url=params["data_url"], clinical_url=params["clinical_url"],
                    copy_number_url=params["copy_number_url"], data_sha256=params["data_sha256"],
                    clinical_sha256=params["clinical_sha256"], num_genes=params["num_genes"],
-                   gene_selection=params["gene_selection"], scaling=params["scaling"],
+                   gene_selection=params["gene_selection"], scaling=tcga_scaling(params["scaling"]),
                    progress=params["verbose"])
+
+
+def tcga_scaling(scaling: str) -> str:
+    """The TCGA scaling a ``scaling`` parameter asks for: 'auto' means minmax, as Tybalt scaled TCGA."""
+    return "minmax" if scaling == "auto" else scaling
 
 
 @dataclass(frozen=True)

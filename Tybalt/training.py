@@ -7,6 +7,7 @@ VAE's train step is compiled with XLA (``jit_compile``); bench/results.md record
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import random
@@ -15,6 +16,7 @@ import time
 
 import numpy as np
 
+from convergence import Plateau
 from input_pipeline import autoencoder_batches, shared_tensor
 from keras_backend import custom_gradients_released, keras, tf
 from models import Autoencoder, TybaltVAE
@@ -39,6 +41,8 @@ XLA_MIN_TRAINING_STEPS = 1000  # about 5 epochs at batch 50 on the full data
 # the element-wise work (BatchNorm, activations, KL, Adam's updates) cuts; Dropout's mask uses the GPU's fast
 # random-number kernel, not the slow CPU one that made ADAGE slower compiled.
 XLA_GPU_MODELS = ("vae", "adage")
+
+LR_FACTOR = 0.5  # reduce_lr multiplies the learning rate by this on a plateau
 
 
 def set_seed(seed: int) -> None:
@@ -71,6 +75,96 @@ class KLWarmup(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         if logs is not None:
             logs["beta"] = beta_for_epoch(epoch, self.kappa, self.kl_mode)
+
+
+def first_final_beta_epoch(kappa: float, kl_mode: str) -> int:
+    """The first 0-based epoch whose beta is final: validation losses are comparable from there on."""
+    final = beta_for_epoch(1 << 30, kappa, kl_mode)
+    return next(epoch for epoch in itertools.count() if beta_for_epoch(epoch, kappa, kl_mode) >= final)
+
+
+class ConvergenceMonitor(keras.callbacks.Callback):
+    """Watch ``val_loss`` from ``first_epoch`` on: stop early keeping the best weights, and/or halve the rate.
+
+    Epochs of the KL warm-up are not watched: their validation loss grows with beta, so they can neither be the
+    best nor count towards patience. Its state (``state``/``load``) travels in the checkpoints.
+    """
+
+    def __init__(self, *, early_stop: bool, reduce_lr: bool, patience: int, min_delta: float, first_epoch: int):
+        super().__init__()
+        self.early_stop, self.reduce_lr, self.patience, self.first_epoch = early_stop, reduce_lr, patience, first_epoch
+        self.lr_patience = max(1, patience // 2)
+        self.plateau, self.lr_plateau = Plateau(min_delta), Plateau(min_delta)
+        self.best_weights: list | None = None
+        self.converged = False
+        self.learning_rate: float | None = None  # set by ``load``: tf_keras keeps the rate outside its variables
+
+    def on_train_begin(self, logs=None):
+        if self.learning_rate is not None:
+            self.model.optimizer.learning_rate = self.learning_rate
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs if logs is not None else {}
+        if self.reduce_lr:
+            logs["learning_rate"] = current_learning_rate(self.model.optimizer)
+        value = logs.get("val_loss")
+        if epoch < self.first_epoch or value is None or not math.isfinite(value):
+            return
+        if self.plateau.update(epoch, value) and self.early_stop:
+            self.best_weights = self.model.get_weights()
+        if self.reduce_lr and not self.lr_plateau.update(epoch, value) and self.lr_plateau.wait >= self.lr_patience:
+            self._halve_learning_rate(epoch)
+        if self.early_stop and self.plateau.wait >= self.patience:
+            logger.info("early stopping after epoch %d: val_loss has not improved on epoch %d's %.6g for %d "
+                        "epochs", epoch + 1, self.plateau.best_epoch + 1, self.plateau.best, self.patience)
+            self.converged = self.model.stop_training = True
+
+    def _halve_learning_rate(self, epoch: int) -> None:
+        rate = current_learning_rate(self.model.optimizer) * LR_FACTOR
+        self.model.optimizer.learning_rate = rate
+        self.lr_plateau.wait = 0
+        logger.info("reduce_lr: val_loss flat for %d epoch(s); learning rate lowered to %.3g after epoch %d",
+                    self.lr_patience, rate, epoch + 1)
+
+    def restore_best_weights(self) -> None:
+        """Put the best epoch's weights back (early stopping only; nothing to do before any epoch counted)."""
+        if self.early_stop and self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+    def best_epoch(self) -> int | None:
+        """The 1-based epoch whose weights early stopping keeps, or None (no early stopping, or none counted)."""
+        return self.plateau.best_epoch + 1 if self.early_stop and self.plateau.best_epoch >= 0 else None
+
+    def state(self) -> dict:
+        """What a checkpoint stores to continue exactly: both plateaus, the stop, the current learning rate."""
+        return {"plateau": self.plateau.state(), "lr_plateau": self.lr_plateau.state(), "converged": self.converged,
+                "learning_rate": current_learning_rate(self.model.optimizer)}
+
+    def load(self, state: dict, best_weights: list | None) -> None:
+        """Continue from a checkpoint's ``state`` and best weights (an empty state: nothing to continue)."""
+        if not state:
+            return
+        self.plateau, self.lr_plateau = Plateau.from_state(state["plateau"]), Plateau.from_state(state["lr_plateau"])
+        self.converged, self.learning_rate, self.best_weights = state["converged"], state["learning_rate"], best_weights
+
+
+def build_convergence_monitor(model, *, early_stop: bool, reduce_lr: bool, patience: int, min_delta: float,
+                              kappa: float = 1.0, kl_mode: str = "warmup") -> ConvergenceMonitor | None:
+    """The monitor for ``early_stop``/``reduce_lr`` (None when both are off); a VAE's starts after its warm-up."""
+    if not (early_stop or reduce_lr):
+        return None
+    return ConvergenceMonitor(early_stop=early_stop, reduce_lr=reduce_lr, patience=patience, min_delta=min_delta,
+                              first_epoch=first_comparable_epoch(model, kappa, kl_mode))
+
+
+def first_comparable_epoch(model, kappa: float, kl_mode: str) -> int:
+    """The first 0-based epoch whose val_loss compares with later ones: after a VAE's KL warm-up, else 0."""
+    return first_final_beta_epoch(kappa, kl_mode) if isinstance(model, TybaltVAE) else 0
+
+
+def current_learning_rate(optimizer) -> float:
+    """The optimizer's learning rate as a number (a variable under both Keras 3 and tf_keras)."""
+    return float(optimizer.learning_rate.numpy())
 
 
 class StopBeforeTimeout(keras.callbacks.Callback):

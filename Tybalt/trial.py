@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 from contextlib import ExitStack
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,9 @@ import outputs
 import run_state
 from data import ExpressionData
 from parameters import check_model_fits_data
+
+if TYPE_CHECKING:
+    from resumable_training import TrainingResult
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +69,14 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
                 dataset.n_genes, folder)
-    history = resumable_training.fit_resumable(
+    result = resumable_training.fit_resumable(
         autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=params["epochs"],
-        batch_size=params["batch_size"], kappa=params["kappa"], kl_mode=params["kl_mode"],
-        timeout=params["timeout"], verbose=params["verbose"])
+        early_stop=params["early_stop"], reduce_lr=params["reduce_lr"], patience=params["patience"],
+        min_delta=params["min_delta"], batch_size=params["batch_size"], kappa=params["kappa"],
+        kl_mode=params["kl_mode"], timeout=params["timeout"], verbose=params["verbose"])
+    history = result.history
 
-    status = run_state.training_status(history.history, params["epochs"])
+    status = run_state.training_status(history.history, params["epochs"], result.converged)
     if status == run_state.DIVERGED:
         return record_divergence(folder, params, history)
     from models import apply_in_batches, exportable_decoder
@@ -79,26 +84,55 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     decoder = exportable_decoder(autoencoder.decoder)
     encodings = apply_in_batches(autoencoder.encoder, matrix)
     write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
+    outcome = training_outcome(params, status, result)
     if params["analyze"] or params["tsne"]:
-        analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows)
-    outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done))
-    logger.info("final val_loss %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
+        analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
+                outcome["convergence"])
+    outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
+                                                      **outcome))
+    history.history = run_state.kept_model_history(history.history, result.best_epoch)
+    logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
     return history
+
+
+def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:
+    """Why training stopped, the kept epoch and the convergence diagnosis (logged, and recorded in params.json)."""
+    from convergence import diagnose
+
+    val_loss = result.history.history["val_loss"]
+    diagnosis = diagnose(val_loss, result.first_counted_epoch)
+    logger.log(logging.WARNING if diagnosis.warning else logging.INFO, "convergence: %s", diagnosis.message)
+    outcome = {"stop_reason": run_state.stop_reason(status, len(val_loss), params["epochs"], params["patience"],
+                                                    result.best_epoch),
+               "convergence": diagnosis.message}
+    if result.best_epoch:
+        outcome.update(best_epoch=result.best_epoch, best_val_loss=val_loss[result.best_epoch - 1])
+    return outcome
 
 
 def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
     """The data set named by ``params`` and its train/validation row indices."""
     import data
+    from labels import check_label_columns
+    from preprocessing import fit_user_preprocessing, is_user_file
     from tcga import TcgaOptions
 
+    source, needs_unit_range = params["data_source"], params["loss"] == "binary_crossentropy"
+    user_file = is_user_file(source)
     dataset = data.load_dataset(
-        params["data_source"], params["data_dir"], train_data=params["train_data"],
+        source, params["data_dir"], train_data=params["train_data"],
         clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
         synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
-        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"], tcga_options=TcgaOptions.from_params(params),
-        require_unit_range=params["loss"] == "binary_crossentropy")
+        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"],
+        tcga_options=TcgaOptions.from_params(params) if source == "tcga" else None,
+        require_unit_range=needs_unit_range and not user_file)
+    check_label_columns(dataset.clinical, params["label_columns"], source)
     train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), params["val_split"],
                                                         params["rng_seed"])
+    if user_file:
+        dataset = fit_user_preprocessing(dataset, train_rows, params["num_genes"], params["gene_selection"],
+                                         params["scaling"])
+        data.check_values(dataset.values, source, needs_unit_range)
     return dataset, train_rows, val_rows
 
 
@@ -139,19 +173,23 @@ def write_trained_model(folder: str, params: dict[str, Any], dataset: Expression
     outputs.write_history(folder, history)
     outputs.write_encodings(folder, encodings, dataset.sample_ids)
     outputs.write_genes(folder, dataset.genes)
+    if dataset.gene_table is not None:
+        from preprocessing import save_gene_table
+
+        save_gene_table(folder, dataset.gene_table)
     if params["save_model"]:
         outputs.save_models(folder, encoder, decoder)
     outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
 
 
 def analyze(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder, encodings,
-            train_rows, val_rows) -> None:
+            train_rows, val_rows, convergence: str = "") -> None:
     """The signal report, baselines and tSNE the parameters ask for (see analysis.py)."""
     from analysis import analyze_run
 
     analyze_run(folder, dataset, encoder, decoder, encodings, train_rows, val_rows, model_name=params["model_type"],
                 analyze=params["analyze"], tsne=params["tsne"], perplexity=params["perplexity"],
-                seed=params["rng_seed"])
+                seed=params["rng_seed"], label_columns=params["label_columns"], convergence=convergence)
 
 
 def record_divergence(folder: str, params: dict[str, Any], history):

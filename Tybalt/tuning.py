@@ -33,7 +33,7 @@ from keras_backend import configure_devices, import_keras_tuner, tf
 from parameters import check_parameters
 from search_space import SearchSpace, check_space_for_search, define_hyperparameters
 from models import apply_in_batches
-from training import set_seed, train
+from training import build_convergence_monitor, set_seed, train
 from trial import build_model, load_data
 
 kt = import_keras_tuner()
@@ -120,14 +120,21 @@ class TybaltHyperModel(kt.HyperModel):
     def fit(self, hp, model, values, train_rows, val_rows, callbacks=None, epochs=None, initial_epoch=0, **kwargs):
         """Train the model just built; a raise or NaN objective marks the trial FAILED (no retry)."""
         p = self.trial_params(hp)
+        monitor = build_convergence_monitor(model, early_stop=p["early_stop"], reduce_lr=p["reduce_lr"],
+                                            patience=p["patience"], min_delta=p["min_delta"], kappa=p["kappa"],
+                                            kl_mode=p["kl_mode"])
         try:
             history = train(self.autoencoder, values, train_rows, val_rows,
                             epochs=(epochs or p["epochs"]) - initial_epoch, batch_size=p["batch_size"],
                             kappa=p["kappa"], kl_mode=p["kl_mode"], timeout=p["timeout"], verbose=False,
-                            extra_callbacks=callbacks)
+                            extra_callbacks=[*(callbacks or []), *([monitor] if monitor else [])])
         except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
             raise kt.errors.FailedTrialError(f"training failed: {error!r}") from error
-        objective = history.history.get(OBJECTIVE, [math.nan])[-1]
+        val_loss = history.history.get(OBJECTIVE, [math.nan])
+        best_epoch = monitor.best_epoch() if monitor else None
+        if best_epoch:
+            monitor.restore_best_weights()  # the trial's score is the kept model's val_loss
+        objective = val_loss[best_epoch - 1] if best_epoch else val_loss[-1]
         if not math.isfinite(objective):
             raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
         x_val = np.asarray(tf.gather(values, val_rows))

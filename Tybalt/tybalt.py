@@ -19,7 +19,7 @@ LOSSES = ("binary_crossentropy", "mse")
 OPTIMIZERS = ("adam", "sgd", "rmsprop", "adagrad", "adadelta", "adamax", "nadam")
 KL_MODES = ("warmup", "faithful")
 GENE_SELECTIONS = ("mean_absolute_deviation", "median_absolute_deviation")
-SCALINGS = ("minmax", "zscore")
+SCALINGS = ("auto", "minmax", "zscore", "none")
 ACTIVATIONS = ("linear", "tanh", "sigmoid", "relu")
 TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 RESTART_MODES = ("auto", "required", "off")
@@ -55,7 +55,8 @@ additional_definitions = [
     {"name": "log10_kappa", "type": float, "default": None,
      "help": "when set, kappa = 10 ** this (takes precedence over kappa; what mlrMBO searches)"},
     {"name": "batch_size", "type": int, "default": 50, "help": "samples per training step"},
-    {"name": "epochs", "type": int, "default": 100, "help": "passes over the training samples"},
+    {"name": "epochs", "type": int, "default": 100,
+     "help": "passes over the training samples (the maximum when early_stop is on)"},
     {"name": "optimizer", "type": str, "default": "adam", "choices": OPTIMIZERS, "help": "Keras optimizer"},
     {"name": "loss", "type": str, "default": "binary_crossentropy", "choices": LOSSES,
      "help": "reconstruction loss; binary_crossentropy needs values in [0, 1]"},
@@ -65,6 +66,16 @@ additional_definitions = [
      "help": "ADAGE: decoder reuses the transposed encoder weights"},
     {"name": "val_split", "type": float, "default": 0.1, "help": "fraction of samples held out for validation"},
     {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights"},
+    # Training to convergence (CANDLE names)
+    {"name": "early_stop", "type": candle.str2bool, "default": False,
+     "help": "stop when val_loss has not improved for patience epochs (never during KL warm-up) and keep the "
+             "best epoch's weights"},
+    {"name": "patience", "type": int, "default": 10,
+     "help": "early_stop: epochs without improvement before stopping; reduce_lr waits half as long"},
+    {"name": "min_delta", "type": float, "default": 0.0,
+     "help": "smallest fall of val_loss that counts as an improvement (early_stop, reduce_lr)"},
+    {"name": "reduce_lr", "type": candle.str2bool, "default": False,
+     "help": "halve the learning rate when val_loss has not improved for max(1, patience // 2) epochs"},
     # Data
     {"name": "data_source", "type": str, "default": "synthetic",
      "help": "synthetic (embedded generator), toy (3 binary genes), tcga, or a path to a samples x genes TSV"},
@@ -98,11 +109,13 @@ additional_definitions = [
      "help": "expected sha256 of the data_url archive; '' = not checked (the computed digest is logged)"},
     {"name": "clinical_sha256", "type": str, "default": "",
      "help": "expected sha256 of the clinical samples.tsv; '' = not checked (the computed digest is logged)"},
-    {"name": "num_genes", "type": int, "default": 5000, "help": "TCGA: keep this many most variable genes"},
+    {"name": "num_genes", "type": int, "default": 5000,
+     "help": "TCGA and your own TSV: keep this many most variable genes (a TSV with fewer keeps all)"},
     {"name": "gene_selection", "type": str, "default": "mean_absolute_deviation", "choices": GENE_SELECTIONS,
-     "help": "TCGA: rank genes by mean (original code) or median (paper) absolute deviation"},
-    {"name": "scaling", "type": str, "default": "minmax", "choices": SCALINGS,
-     "help": "TCGA: scale each gene to [0, 1] (minmax) or to mean 0, sd 1 (zscore, needs --loss mse)"},
+     "help": "TCGA and your own TSV: rank genes by mean (original code) or median (paper) absolute deviation"},
+    {"name": "scaling", "type": str, "default": "auto", "choices": SCALINGS,
+     "help": "each gene to [0, 1] (minmax) or to mean 0, sd 1 (zscore, needs --loss mse), fitted on the training "
+             "samples of your own TSV; none: values as given; auto: minmax for TCGA, none for your TSV"},
     {"name": "preprocess_only", "type": candle.str2bool, "default": False,
      "help": "TCGA: download and preprocess, print where the files are, and exit without training"},
     # Toy example and plain autoencoder (issue 6)
@@ -141,6 +154,8 @@ additional_definitions = [
      "help": "samples x genes TSV to encode with the saved encoder of model_dir (no training)"},
     {"name": "model_dir", "type": str, "default": "",
      "help": "run folder holding encoder.keras and genes.txt, used with encode_data"},
+    {"name": "label_columns", "type": str, "default": "",
+     "help": "clinical columns the analysis compares, comma-separated; '' = every column"},
     # Performance (issue 7)
     {"name": "jit_compile", "type": str, "default": "auto", "choices": JIT_COMPILE_CHOICES,
      "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 200, 1000+ steps: as measured)"},

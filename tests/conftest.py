@@ -1,8 +1,10 @@
 """Shared test set-up: Tybalt/ on sys.path (as CANDLE runs it) and tiny, fast parameter sets."""
 
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -39,3 +41,21 @@ def tiny_params(monkeypatch, tmp_path, shared_data_dir):
         return tybalt_baseline_keras2.initialize_parameters()
 
     return make
+
+
+def checkpoint_epochs(folder: str) -> list[int]:
+    """The epoch counts of the checkpoints in ``folder``, fewest first."""
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    return sorted(int(name.split("-")[1]) for name in names if name.startswith("epoch-"))
+
+
+def kill_after_checkpoint(command: list[str], ckpt_dir: str, epochs: int = 2, env: dict | None = None) -> None:
+    """Start ``command`` and SIGKILL it as soon as a checkpoint of ``epochs`` or more epochs is in ``ckpt_dir``."""
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               env={**os.environ, **(env or {})})
+    deadline = time.monotonic() + 120
+    while not any(e >= epochs for e in checkpoint_epochs(ckpt_dir)) and process.poll() is None:
+        assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
+        time.sleep(0.05)
+    process.send_signal(signal.SIGKILL)
+    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"

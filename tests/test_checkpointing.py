@@ -2,16 +2,14 @@
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ENTRY_POINT, REPO, TINY_FLAGS
+from conftest import ENTRY_POINT, REPO, TINY_FLAGS, checkpoint_epochs, kill_after_checkpoint
 
 KAPPA = 0.2
 
@@ -32,24 +30,13 @@ def tiny_params(monkeypatch, data_dir: str, **overrides) -> dict:
     return params
 
 
-def _checkpoint_epochs(folder: str) -> list[int]:
-    names = os.listdir(folder) if os.path.isdir(folder) else []
-    return sorted(int(name.split("-")[1]) for name in names if name.startswith("epoch-"))
-
-
 def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint_and_logs_every_epoch_once(tmp_path,
                                                                                             shared_data_dir):
     epochs = 8
     output_dir, ckpt_dir = str(tmp_path / "run"), str(tmp_path / "run" / "ckpt")
     command = _entry_point_command(output_dir, shared_data_dir, epochs)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not any(e >= 2 for e in _checkpoint_epochs(ckpt_dir)) and process.poll() is None:
-        assert time.monotonic() < deadline, "no checkpoint appeared within 120 s"
-        time.sleep(0.05)
-    process.send_signal(signal.SIGKILL)
-    assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
-    saved = _checkpoint_epochs(ckpt_dir)
+    kill_after_checkpoint(command, ckpt_dir)
+    saved = checkpoint_epochs(ckpt_dir)
     assert 2 <= saved[-1] < epochs and len(saved) <= 2  # ckpt_keep_limit 2
     with open(os.path.join(ckpt_dir, f"epoch-{saved[-1]:05d}", "state.json")) as handle:
         history_before_kill = json.load(handle)["history"]
@@ -65,7 +52,7 @@ def test_run_killed_with_sigkill_resumes_from_its_last_checkpoint_and_logs_every
     expected_beta = [min(1.0, KAPPA * (epoch - 1)) for epoch in range(1, epochs + 1)]
     np.testing.assert_allclose(history["beta"], expected_beta, rtol=1e-6)
     np.testing.assert_allclose(history["val_loss"][: saved[-1]], history_before_kill["val_loss"], rtol=1e-6)
-    assert _checkpoint_epochs(ckpt_dir)[-1] == epochs
+    assert checkpoint_epochs(ckpt_dir)[-1] == epochs
 
 
 # Runs in this process (Keras 3) and, through __main__, in a tf_keras subprocess.
@@ -181,7 +168,7 @@ def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, 
     settings = CheckpointSettings(str(tmp_path), interval=interval, keep_limit=keep)
     fit_resumable(autoencoder, x, np.arange(50), np.arange(50, 60), settings, Resume(), epochs=4, batch_size=10,
                   verbose=False)
-    assert _checkpoint_epochs(str(tmp_path)) == expected
+    assert checkpoint_epochs(str(tmp_path)) == expected
 
 
 def test_checkpoint_of_another_model_shape_or_keras_flavour_is_refused_with_the_fix(tmp_path):

@@ -234,7 +234,9 @@ def test_more_genes_than_the_data_have_is_refused(raw, tmp_path):
 def test_benchmark_choices_match_the_pipeline():
     definitions = {d["name"]: d for d in tybalt.additional_definitions}
     assert tuple(definitions["gene_selection"]["choices"]) == GENE_SELECTIONS
-    assert tuple(definitions["scaling"]["choices"]) == SCALINGS
+    assert set(SCALINGS) <= set(definitions["scaling"]["choices"])  # plus 'none' and 'auto' for a user's TSV
+    defaults = {d["name"]: d["default"] for d in tybalt.additional_definitions}
+    assert defaults["scaling"] == "auto" and TcgaOptions.from_params(defaults).scaling == "minmax"
 
 
 def test_preprocess_only_command_prints_the_files_and_trains_nothing(raw, tmp_path):
