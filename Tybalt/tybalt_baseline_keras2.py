@@ -7,28 +7,49 @@ Standalone: ``python Tybalt/tybalt_baseline_keras2.py [--name value ...]``. Unde
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from typing import Any
+import sys
+from typing import Any, Iterator
 
 import tybalt
-from candle_layer import USING_REAL_CANDLE, candle
-from cli import run_command
-from errors import TybaltInputError
-from parameters import check_parameters
-from user_files import require_file
+from tybalt_core.config.candle_layer import USING_REAL_CANDLE, candle
+from tybalt_core.common.cli import run_command
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.parameters import check_parameters
+from tybalt_core.models.tensorflow_setup import set_up_tensorflow
+from tybalt_core.common.user_files import require_file
 
 logger = logging.getLogger("tybalt")
 
 
-def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE) -> dict[str, Any]:
-    """Read the default-model file (next to this module, or an absolute path) and the command line."""
+def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE,
+                          argv: list[str] | None = None) -> dict[str, Any]:
+    """Read the default-model file (next to this module, or an absolute path) and the command line.
+
+    ``argv`` (the flags, without the program name) replaces the command line; None reads ``sys.argv``.
+    """
     benchmark = tybalt.TybaltBenchmark(tybalt.FILE_PATH, default_model, "keras", prog="tybalt_baseline_keras2",
                                        desc="Tybalt: variational and denoising autoencoders of tumour transcriptomes")
-    params = candle.finalize_parameters(benchmark)
-    if USING_REAL_CANDLE:
-        params["output_dir"] = _output_dir_given_to_candle_lib(params)
+    if not USING_REAL_CANDLE:
+        return candle.finalize_parameters(benchmark, argv)
+    with _command_line(argv):  # candle_lib reads sys.argv only
+        params = candle.finalize_parameters(benchmark)
+    params["output_dir"] = _output_dir_given_to_candle_lib(params)
     return params
+
+
+@contextlib.contextmanager
+def _command_line(argv: list[str] | None) -> Iterator[None]:
+    """Within the block, sys.argv holds ``argv`` after the program name (unchanged when ``argv`` is None)."""
+    saved = sys.argv
+    if argv is not None:
+        sys.argv = [saved[0] if saved else "tybalt_baseline_keras2", *argv]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def run(params: dict[str, Any]):
@@ -41,14 +62,15 @@ def run(params: dict[str, Any]):
     if params["preprocess_only"]:
         return preprocess_only(params)
     if params["tuner"] != "none":
-        from search_space import check_space_for_search, load_search_space
+        from tybalt_core.tune.search_space import check_space_for_search, load_search_space
 
         space = load_search_space(params["search_space"])
         check_space_for_search(params, space)  # a mistake in the YAML is reported before TensorFlow starts
-        import tuning
+        set_up_tensorflow()
+        from tybalt_core.tune import tuning
 
         return tuning.search(params, space)
-    import trial
+    from tybalt_core.run import trial
 
     return trial.run_trial(params)
 
@@ -58,7 +80,7 @@ def preprocess_only(params: dict[str, Any]) -> None:
     if params["data_source"] != "tcga":
         raise TybaltInputError(f"preprocess_only applies to --data_source tcga, not {params['data_source']!r}; "
                                f"add --data_source tcga or drop --preprocess_only")
-    from tcga import TcgaOptions, prepare_tcga
+    from tybalt_core.data.tcga import TcgaOptions, prepare_tcga
 
     print(prepare_tcga(params["data_dir"], TcgaOptions.from_params(params), params["train_data"]).describe())
 
@@ -69,8 +91,8 @@ def encode(params: dict[str, Any]) -> str:
     if not params["model_dir"]:
         raise TybaltInputError("--encode_data needs --model_dir, the folder of the training run to use")
     require_file(params["encode_data"], "data file", "give --encode_data an existing samples x genes TSV to encode")
-    import outputs
-    from encode import encode_file
+    from tybalt_core.common import outputs
+    from tybalt_core.run.encode import encode_file
 
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     return encode_file(params["encode_data"], params["model_dir"], folder, params["data_dir"], params["gpus"],
@@ -84,15 +106,18 @@ def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:
     return "" if root in ("", os.getcwd(), os.path.abspath("Output")) else root
 
 
-def main() -> None:
-    """Command-line entry: train (or encode with --encode_data), or print one line and exit 2 on bad input."""
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry: train (or encode with --encode_data), or print one line and exit 2 on bad input.
+
+    ``argv`` (the flags, without the program name) replaces the command line; None reads ``sys.argv``.
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_command(_train_or_encode, interrupted="interrupted; rerun the same command to resume from the last checkpoint")
+    run_command(lambda: _train_or_encode(argv), interrupted="interrupted; rerun the same command to resume from the last checkpoint")
 
 
-def _train_or_encode() -> None:
+def _train_or_encode(argv: list[str] | None) -> None:
     """Read the parameters, then encode with --encode_data or train."""
-    params = initialize_parameters()
+    params = initialize_parameters(argv=argv)
     if params.get("encode_data"):
         encode(params)
     else:

@@ -71,7 +71,7 @@ def run_workload(name: str, spec: dict) -> dict:
 
 def training_cases(sizes: Sizes) -> list[dict]:
     """Each model at each batch size: plain Keras, then the optimisations added one by one (--quick: the default)."""
-    from training import resolve_jit_compile
+    from tybalt_core.train.training import resolve_jit_compile
 
     cases = []
     for model_type in ("vae", "adage"):
@@ -114,7 +114,7 @@ def measure_training(sizes: Sizes) -> dict:
 def gpu_cases(sizes: Sizes) -> list[dict]:
     """Each model at each batch size with mixed precision off and on, each with and without XLA; then other
     steps_per_execution values at batch 50 (--quick: mixed precision off and on with the GPU's XLA rule only)."""
-    from training import resolve_jit_compile
+    from tybalt_core.train.training import resolve_jit_compile
 
     cases = []
     for model_type in ("vae", "adage"):

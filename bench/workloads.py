@@ -17,7 +17,7 @@ import numpy as np
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYBALT_DIR = os.path.join(REPO, "Tybalt")
 ENTRY_POINT = os.path.join(TYBALT_DIR, "tybalt_baseline_keras2.py")
-sys.path.insert(0, TYBALT_DIR)
+TRAINING_LOGGER = "tybalt_core.train.training"  # its DEBUG lines are the fit timeline
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 VAL_SPLIT = 0.1
@@ -57,9 +57,9 @@ def sgemm(spec: dict) -> dict:
 
 def training(spec: dict) -> dict:
     """Seconds per epoch of each case (model, batch size, training path); the first epoch (tracing, XLA) apart."""
-    from keras_backend import keras, tf
-    from models import build_autoencoder
-    from training import KLWarmup, compile_autoencoder, set_seed, train
+    from tybalt_core.models.backend import keras, tf
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.training import KLWarmup, compile_autoencoder, set_seed, train
 
     if spec.get("threads"):  # must happen before TensorFlow runs its first operation
         tf.config.threading.set_intra_op_parallelism_threads(spec["threads"]["intra_op"])
@@ -90,9 +90,9 @@ def training(spec: dict) -> dict:
 def gpu_training(spec: dict) -> dict:
     """On the first GPU: its float32 and float16 matmul rates, then seconds per epoch and peak GPU memory of each
     case (model, batch, mixed precision, XLA, steps per execution); ``{"device": None}`` when no GPU is visible."""
-    from keras_backend import configure_devices, dtype_policy, keras, tf
-    from models import build_autoencoder
-    from training import compile_autoencoder, set_seed, train
+    from tybalt_core.models.backend import configure_devices, dtype_policy, keras, tf
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.training import compile_autoencoder, set_seed, train
 
     devices = configure_devices([0] if tf.config.list_physical_devices("GPU") else [])  # train on the first GPU
     if not devices.uses_gpu:
@@ -124,7 +124,7 @@ def gpu_training(spec: dict) -> dict:
 def gpu_matmul_tflops(size: int, dtype: str, repeats: int = 20) -> float:
     """Median TFLOP/s of a square matmul on the GPU in ``dtype`` (float32 may use TF32 tensor cores, as training
     does): the roofline for the GPU rows."""
-    from keras_backend import tf
+    from tybalt_core.models.backend import tf
 
     a = tf.random.uniform((size, size), dtype=dtype)
     product = tf.function(lambda m: tf.reduce_sum(tf.matmul(m, m)))
@@ -140,7 +140,7 @@ def gpu_matmul_tflops(size: int, dtype: str, repeats: int = 20) -> float:
 def fit_plain_keras(autoencoder, x_train: np.ndarray, x_val: np.ndarray, batch_size: int, epochs: int,
                     callbacks: list) -> None:
     """The reference: compile with defaults and ``model.fit`` on NumPy arrays, as a Keras user writes it."""
-    from keras_backend import keras
+    from tybalt_core.models.backend import keras
 
     loss = None if autoencoder.model.name == "tybalt_vae" else "binary_crossentropy"
     autoencoder.model.compile(optimizer=keras.optimizers.Adam(learning_rate=0.0005), loss=loss)
@@ -150,7 +150,7 @@ def fit_plain_keras(autoencoder, x_train: np.ndarray, x_val: np.ndarray, batch_s
 
 def epoch_timer():
     """A Keras callback recording the wall-clock seconds of each epoch (training and validation)."""
-    from keras_backend import keras
+    from tybalt_core.models.backend import keras
 
     class EpochTimer(keras.callbacks.Callback):
         def __init__(self):
@@ -167,19 +167,21 @@ def epoch_timer():
 
 
 def load(spec: dict) -> dict:
-    """Time data.load_expression_tsv: 'parse' on an empty cache folder, 'cached' once the cache exists."""
-    import data
+    """Time expression.load_expression_tsv: 'parse' on an empty cache folder, 'cached' once the cache exists."""
+    from tybalt_core.data import expression
 
     started = time.perf_counter()
-    loaded = data.load_expression_tsv(spec["tsv"], spec["cache_dir"])
+    loaded = expression.load_expression_tsv(spec["tsv"], spec["cache_dir"])
     checksum = float(np.asarray(loaded.values).sum(dtype=np.float64))  # read every value, also from a memory map
     return {"seconds": time.perf_counter() - started, "checksum": checksum, "peak_rss_mib": peak_rss_mib()}
 
 
 def tensorflow_import(spec: dict) -> dict:
-    """Seconds to import TensorFlow and Keras the way the benchmark does (``keras_backend``), in a fresh process."""
+    """Seconds to set TensorFlow and Keras up the way the benchmark does (``set_up_tensorflow``), in a fresh process."""
+    from tybalt_core.models.tensorflow_setup import set_up_tensorflow
+
     started = time.perf_counter()
-    import keras_backend  # noqa: F401
+    set_up_tensorflow()
 
     return {"seconds": time.perf_counter() - started, "peak_rss_mib": peak_rss_mib()}
 
@@ -227,11 +229,7 @@ def trial_in_process(spec: dict) -> dict:
 
 def _parameters_from_flags(entry, flags: list[str]) -> dict:
     """The entry point's parameters as its command line would give them."""
-    saved, sys.argv = sys.argv, [ENTRY_POINT, *flags]
-    try:
-        return entry.initialize_parameters()
-    finally:
-        sys.argv = saved
+    return entry.initialize_parameters(argv=flags)
 
 
 class TimelineRecorder(logging.Handler):
@@ -249,20 +247,20 @@ class TimelineRecorder(logging.Handler):
         recorder = cls()
         logging.getLogger().addHandler(recorder)
         logging.getLogger().setLevel(logging.INFO)
-        logging.getLogger("training").setLevel(logging.DEBUG)
+        logging.getLogger(TRAINING_LOGGER).setLevel(logging.DEBUG)
         return recorder
 
 
 def trial_process(argv: list[str]) -> None:
-    """Run the real entry point as __main__ with a timestamped log on stderr (the fresh-process trial)."""
+    """Run the real entry point's main with a timestamped log on stderr (the fresh-process trial)."""
     import atexit
-    import runpy
+
+    import tybalt_baseline_keras2
 
     logging.basicConfig(level=logging.INFO, format="%(created).6f %(name)s: %(message)s")
-    logging.getLogger("training").setLevel(logging.DEBUG)
+    logging.getLogger(TRAINING_LOGGER).setLevel(logging.DEBUG)
     atexit.register(lambda: logging.getLogger("bench").info("peak_rss_mib %.1f", peak_rss_mib()))
-    sys.argv = [ENTRY_POINT, *argv]
-    runpy.run_path(ENTRY_POINT, run_name="__main__")
+    tybalt_baseline_keras2.main(argv)
 
 
 WORKLOADS = {"sgemm": sgemm, "training": training, "gpu_training": gpu_training, "load": load, "tensorflow_import": tensorflow_import, "tsne": tsne,
@@ -275,6 +273,10 @@ def main() -> None:
         trial_process(sys.argv[2:])
         return
     name, spec, out_path = sys.argv[1], json.loads(sys.argv[2]), sys.argv[3]
+    if name not in ("load", "tsne", "tensorflow_import"):
+        from tybalt_core.models.tensorflow_setup import set_up_tensorflow
+
+        set_up_tensorflow()
     result = WORKLOADS[name](spec)
     result.setdefault("peak_rss_mib", peak_rss_mib())
     with open(out_path, "w") as handle:
@@ -282,4 +284,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    sys.path.insert(0, TYBALT_DIR)  # run as a script by bench/run.py: import tybalt_core as CANDLE would
     main()

@@ -22,8 +22,9 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "Tybalt"))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import data  # noqa: E402  (Tybalt/ must be on sys.path first, as CANDLE runs it)
-from toy_data import TOY_GENES, toy_pattern  # noqa: E402
+from tybalt_core.data import expression  # noqa: E402  (Tybalt/ must be on sys.path first, as CANDLE runs it)
+from tybalt_core.data.toy_data import TOY_GENES, toy_pattern  # noqa: E402
+from tybalt_core.models.tensorflow_setup import set_up_tensorflow  # noqa: E402
 
 LATENT_DIM = 2
 SEARCH_SPACES = ("toy_depth_width.yaml", "toy_latent_dim.yaml")
@@ -64,8 +65,8 @@ def reconstruct_with_pca(values: np.ndarray, train_rows: np.ndarray) -> Reconstr
 def reconstruct_with_autoencoder(values: np.ndarray, train_rows: np.ndarray, val_rows: np.ndarray,
                                  settings: AutoencoderSettings, args: argparse.Namespace) -> Reconstruction:
     """Train a plain autoencoder with the benchmark's own builder, compiler and training loop (MSE loss)."""
-    from models import build_autoencoder
-    from training import compile_autoencoder, set_seed, train
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.training import compile_autoencoder, set_seed, train
 
     set_seed(args.seed)
     autoencoder = build_autoencoder("ae", values.shape[1], LATENT_DIM, depth=settings.depth,
@@ -118,8 +119,8 @@ def run_searches(output_dir: str) -> None:
     Each search goes through the entry point's ``run()`` with ``tuner='random'``, as the command line would run it.
     """
     import tybalt_baseline_keras2 as benchmark
-    from hpo_results import BEST_PARAMS_FILE
-    from search_space import load_search_space
+    from tybalt_core.tune.hpo_results import BEST_PARAMS_FILE
+    from tybalt_core.tune.search_space import load_search_space
 
     for space in SEARCH_SPACES:
         name = os.path.splitext(space)[0]
@@ -128,12 +129,9 @@ def run_searches(output_dir: str) -> None:
         folder = os.path.join(output_dir, name)
         print(f"\nsearching {space} ({definition.configuration_count} configurations, {definition.trial_count} "
               f"distinct models) on the {variant} toy data")
-        saved_argv, sys.argv = sys.argv, [benchmark.__file__, "--tuner", "random", "--search_space", name,
-                                          "--max_trials", str(definition.trial_count), "--output_dir", folder]
-        try:
-            history = benchmark.run(benchmark.initialize_parameters())
-        finally:
-            sys.argv = saved_argv
+        history = benchmark.run(benchmark.initialize_parameters(argv=[
+            "--tuner", "random", "--search_space", name, "--max_trials", str(definition.trial_count),
+            "--output_dir", folder]))
         with open(os.path.join(folder, BEST_PARAMS_FILE)) as handle:
             best = json.load(handle)
         searched = {key: best["params"][key] for key in definition.parameters if key in best["params"]}
@@ -157,8 +155,9 @@ def main() -> None:
     """Train the three methods on the same toy data, print the error table, save the code figure."""
     logging.basicConfig(level=logging.WARNING)
     args = parse_arguments()
-    dataset = data.load_dataset("toy", args.output_dir, toy_samples=args.samples, rng_seed=args.seed)
-    train_rows, val_rows = data.split_train_validation(len(dataset.sample_ids), 0.1, args.seed)
+    set_up_tensorflow()
+    dataset = expression.load_dataset("toy", args.output_dir, toy_samples=args.samples, rng_seed=args.seed)
+    train_rows, val_rows = expression.split_train_validation(len(dataset.sample_ids), 0.1, args.seed)
     results = [reconstruct_with_pca(dataset.values, train_rows)]
     results += [reconstruct_with_autoencoder(dataset.values, train_rows, val_rows, settings, args)
                 for settings in COMPARED]

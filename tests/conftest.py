@@ -1,4 +1,8 @@
-"""Shared test set-up: Tybalt/ on sys.path (as CANDLE runs it) and tiny, fast parameter sets."""
+"""Shared test set-up: the entry point's path, tiny fast parameter sets, and helpers that start and kill runs.
+
+pytest.ini puts Tybalt/ on the import path (as CANDLE runs the benchmark); PYTHONPATH gives the fresh Python
+processes the tests start the same path.
+"""
 
 import os
 import signal
@@ -11,7 +15,7 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TYBALT_DIR = os.path.join(REPO, "Tybalt")
 ENTRY_POINT = os.path.join(TYBALT_DIR, "tybalt_baseline_keras2.py")
-sys.path.insert(0, TYBALT_DIR)
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [TYBALT_DIR, os.environ.get("PYTHONPATH")]))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 TINY_FLAGS = ["--synthetic_samples", "600", "--synthetic_genes", "300", "--latent_dim", "8",
@@ -31,14 +35,13 @@ def run_entry_point(*flags: str, cwd: str | None = None, env: dict | None = None
 
 
 @pytest.fixture
-def tiny_params(monkeypatch, tmp_path, shared_data_dir):
+def tiny_params(tmp_path, shared_data_dir):
     """Parameters as initialize_parameters() returns them for a tiny, fast run writing into tmp_path."""
     import tybalt_baseline_keras2
 
     def make(*flags: str) -> dict:
-        monkeypatch.setattr(sys, "argv", ["tybalt_baseline_keras2.py", *TINY_FLAGS, "--data_dir", shared_data_dir,
-                                          "--output_dir", str(tmp_path / "out"), *flags])
-        return tybalt_baseline_keras2.initialize_parameters()
+        return tybalt_baseline_keras2.initialize_parameters(
+            argv=[*TINY_FLAGS, "--data_dir", shared_data_dir, "--output_dir", str(tmp_path / "out"), *flags])
 
     return make
 

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import write_synthetic_files
-from synthetic_data import CANCER_TYPES, FEMALE_GENES, MALE_GENES, NORMAL_GENES, TUMOR_GENES
+from tybalt_core.data.expression import write_synthetic_files
+from tybalt_core.data.synthetic_data import CANCER_TYPES, FEMALE_GENES, MALE_GENES, NORMAL_GENES, TUMOR_GENES
 
 N_SAMPLES = 800
 LATENT_DIM = 100
@@ -116,7 +116,7 @@ def test_tsne_tables_have_one_row_per_sample_in_the_order_of_the_encodings(run_f
 
 
 def test_tsne_png_is_a_real_wide_image_and_the_figure_has_two_panels_and_a_cancer_type_legend(run_folder):
-    from embedding import plot_tsne_pair
+    from tybalt_core.analysis.embedding import plot_tsne_pair
 
     width, height = png_size(os.path.join(run_folder, "tsne.png"))
     assert width > 1.5 * height > 300
@@ -140,7 +140,7 @@ def test_report_links_only_files_that_exist_and_shows_the_comparison(run_folder)
 def test_auc_per_column_agrees_with_sklearn_including_ties():
     from sklearn.metrics import roc_auc_score
 
-    from signals import roc_auc_per_column
+    from tybalt_core.analysis.signals import roc_auc_per_column
 
     rng = np.random.default_rng(1)
     values = rng.integers(0, 4, size=(60, 3)).astype(float)  # many ties
@@ -150,7 +150,7 @@ def test_auc_per_column_agrees_with_sklearn_including_ties():
 
 
 def test_signal_rows_give_the_group_an_encoding_is_higher_in_and_skip_tiny_groups():
-    from signals import clinical_comparisons, signal_table
+    from tybalt_core.analysis.signals import clinical_comparisons, signal_table
 
     clinical = pd.DataFrame({"gender": ["female"] * 10 + ["male"] * 10,
                              "sample_type": ["Solid Tissue Normal"] * 2 + ["Primary Tumor"] * 18})
@@ -163,8 +163,8 @@ def test_signal_rows_give_the_group_an_encoding_is_higher_in_and_skip_tiny_group
 
 
 def test_depth_one_gene_weights_are_the_product_of_the_two_decoder_kernels():
-    from models import build_vae
-    from signals import decoder_gene_weights
+    from tybalt_core.models.autoencoders import build_vae
+    from tybalt_core.analysis.signals import decoder_gene_weights
 
     decoder = build_vae(n_genes=20, latent_dim=3, depth=1, hidden_dim=5).decoder
     hidden = decoder.get_layer("decoder_hidden").get_weights()[0]
@@ -175,8 +175,8 @@ def test_depth_one_gene_weights_are_the_product_of_the_two_decoder_kernels():
 
 
 def test_perplexity_not_below_the_sample_count_is_a_user_error():
-    from embedding import tsne_map
-    from errors import TybaltInputError
+    from tybalt_core.analysis.embedding import tsne_map
+    from tybalt_core.common.errors import TybaltInputError
 
     with pytest.raises(TybaltInputError, match="perplexity"):
         tsne_map(np.zeros((10, 3)), perplexity=20, seed=0)

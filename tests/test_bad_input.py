@@ -213,7 +213,7 @@ def model(tmp_path_factory) -> str:
 @pytest.fixture(scope="module")
 def lambda_model(tmp_path_factory) -> str:
     """A run folder whose encoder.keras holds a Lambda layer (Python code that safe mode must not run)."""
-    from keras_backend import keras
+    from tybalt_core.models.backend import keras
 
     folder = tmp_path_factory.mktemp("lambda_run")
     _write(folder / "genes.txt", "".join(f"G{j}\n" for j in range(GENES)))

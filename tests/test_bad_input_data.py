@@ -21,11 +21,11 @@ import textwrap
 import numpy as np
 import pytest
 
-import data
-import run_state
+from tybalt_core.data import expression as data
+from tybalt_core.run import run_state
 from conftest import REPO, TYBALT_DIR, run_entry_point
-from errors import TybaltInputError
-from file_locks import LockHeld, exclusive_lock
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.common.file_locks import LockHeld, exclusive_lock
 from test_bad_input import GENES, VALID_TSV, Case, _renamed, assert_refused_touching_no_file, lambda_model, model  # noqa: F401
 
 ROWS = VALID_TSV.splitlines()
@@ -129,8 +129,7 @@ def test_a_link_to_the_model_folder_cannot_replace_its_encodings(tmp_path, reque
 # cause 14: two runs into one output folder
 HOLD_LOCK = textwrap.dedent("""
     import sys
-    sys.path.insert(0, {tybalt!r})
-    import run_state
+    from tybalt_core.run import run_state
     with run_state.output_folder_held({folder!r}):
         print("held", flush=True)
         sys.stdin.read()
@@ -139,7 +138,7 @@ HOLD_LOCK = textwrap.dedent("""
 
 def _hold_output_folder(folder) -> subprocess.Popen:
     """A real process holding ``folder``'s run lock (as a training run does) until its stdin closes."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.format(tybalt=TYBALT_DIR, folder=str(folder))],
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK.format(folder=str(folder))],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
@@ -264,7 +263,7 @@ def test_damaged_cache_is_rebuilt_from_the_source(tmp_path, caplog, damage):
         meta.write_text(json.dumps({**recorded, "genes": [1, 2, 3]}))
     else:
         meta.write_text(json.dumps([recorded]))
-    with caplog.at_level(logging.DEBUG, logger="data"):
+    with caplog.at_level(logging.DEBUG, logger="tybalt_core.data.expression"):
         loaded = data.load_dataset(source, str(tmp_path / "data"))
     assert "from its binary cache" not in caplog.text and "binary cache written" in caplog.text
     np.testing.assert_allclose(loaded.values, [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], rtol=1e-6)
@@ -310,7 +309,7 @@ def test_clinical_table_covering_some_samples_is_used_with_a_warning_giving_coun
     source.write_text(TABLE + "S3\t0\t1\t0\n")
     clinical = tmp_path / "clinical.tsv"
     clinical.write_text("sample_id\tsex\nS3\tF\nS9\tM\n")
-    with caplog.at_level(logging.WARNING, logger="data"):
+    with caplog.at_level(logging.WARNING, logger="tybalt_core.data.expression"):
         loaded = data.load_dataset(str(source), str(tmp_path / "data"), clinical_data=str(clinical))
     assert "covers 1 of the 3 data samples (1 of its 2 rows match no data sample)" in caplog.text
     assert loaded.clinical["sex"].tolist()[2] == "F"
@@ -318,9 +317,8 @@ def test_clinical_table_covering_some_samples_is_used_with_a_warning_giving_coun
 
 # cause 17: temporaries of killed writers
 KILLED_WRITER = textwrap.dedent("""
-    import os, signal, sys
-    sys.path.insert(0, {tybalt!r})
-    from atomic_files import replaced_atomically
+    import os, signal
+    from tybalt_core.common.atomic_files import replaced_atomically
     with replaced_atomically({path!r}) as temporary:
         open(temporary, "w").write("half of a file")
         os.kill(os.getpid(), signal.SIGKILL)
@@ -329,7 +327,7 @@ KILLED_WRITER = textwrap.dedent("""
 
 def _killed_while_writing(path) -> str:
     """Run a real process that is killed while writing ``path``; return the temporary it left."""
-    writer = subprocess.run([sys.executable, "-c", KILLED_WRITER.format(tybalt=TYBALT_DIR, path=str(path))])
+    writer = subprocess.run([sys.executable, "-c", KILLED_WRITER.format(path=str(path))])
     assert writer.returncode == -signal.SIGKILL
     (left,) = [name for name in os.listdir(os.path.dirname(path)) if name.startswith(".tmp.")]
     return left
@@ -365,14 +363,14 @@ def test_temporary_of_a_killed_cache_writer_is_removed_when_the_cache_is_written
 
 # issue 13 item 5: eight trials started together on one empty data folder
 LOAD_AS_A_TRIAL_DOES = textwrap.dedent("""
-    import hashlib, logging, os, sys, time
-    sys.path.insert(0, {tybalt!r})
+    import hashlib, logging, os, time
     logging.basicConfig(level=logging.DEBUG, format="%(name)s: %(message)s")
-    sys.argv = ["tybalt", "--data_source", "synthetic", "--data_dir", {data_dir!r}, "--synthetic_samples", "300",
-                "--synthetic_genes", "80", "--latent_dim", "4"]
-    import tybalt_baseline_keras2, trial
-    from parameters import check_parameters
-    params = check_parameters(tybalt_baseline_keras2.initialize_parameters())
+    import tybalt_baseline_keras2
+    from tybalt_core.run import trial
+    from tybalt_core.config.parameters import check_parameters
+    params = check_parameters(tybalt_baseline_keras2.initialize_parameters(argv=[
+        "--data_source", "synthetic", "--data_dir", {data_dir!r}, "--synthetic_samples", "300",
+        "--synthetic_genes", "80", "--latent_dim", "4"]))
     while not os.path.exists({go!r}):
         time.sleep(0.005)
     dataset, train_rows, val_rows = trial.load_data(params)
@@ -385,7 +383,7 @@ LOAD_AS_A_TRIAL_DOES = textwrap.dedent("""
 
 def test_eight_trials_started_together_make_one_data_set_and_one_cache_and_train_on_the_same_values(tmp_path):
     data_dir, go = tmp_path / "data", tmp_path / "go"
-    script = LOAD_AS_A_TRIAL_DOES.format(tybalt=TYBALT_DIR, data_dir=str(data_dir), go=str(go))
+    script = LOAD_AS_A_TRIAL_DOES.format(data_dir=str(data_dir), go=str(go))
     trials = [subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True, cwd=REPO) for _ in range(8)]
     go.write_text("")  # all eight were started before any may load

@@ -19,16 +19,16 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
-import hpo_results
+from tybalt_core.tune import hpo_results
 import tybalt
 import tybalt_baseline_keras2
-import upf_runner
-import workflow_files
-from atomic_files import write_text
-from cli import describe_os_error, run_command
+from tybalt_core.candle import upf_runner
+from tybalt_core.candle import workflow_files
+from tybalt_core.common.atomic_files import write_text
+from tybalt_core.common.cli import describe_os_error, run_command
 from conftest import TYBALT_DIR
-from errors import TybaltInputError
-from parameters import DOMAINS, LOG10_PARAMETERS, check_parameters
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.parameters import DOMAINS, LOG10_PARAMETERS, check_parameters
 
 GENES = 6
 VALID_TSV = "sample\t" + "\t".join(f"G{j}" for j in range(GENES)) + "\n" + "".join(
@@ -426,8 +426,8 @@ def test_hpo_results_reports_a_truncated_trial_as_unreadable_and_summarises_the_
 # TensorFlow is never imported before the error.
 PROCESS_CASES = ["data parameter varied", "config file UTF-16", "UPF path is a folder", "campaign folder is a file",
                  "workflow YAML Latin-1", "comma-separated data file"]
-RUN_TOOL = ("import sys, runpy; sys.path.insert(0, {tybalt_dir!r}); sys.argv = [{script!r}, *{args!r}]\n"
-            "try:\n    runpy.run_path({script!r}, run_name='__main__')\n"
+RUN_TOOL = ("import sys, {tool}\n"
+            "try:\n    {tool}.main({args!r})\n"
             "finally:\n    print('tensorflow imported:', 'tensorflow' in sys.modules)\n")
 SCRIPTS = {"tybalt": "tybalt_baseline_keras2.py", "upf_runner": "upf_runner.py", "hpo_results": "hpo_results.py",
            "workflow_files": "workflow_files.py"}
@@ -437,8 +437,7 @@ def _run_case_in_a_process(name: str, folder) -> tuple:
     case = CASES[name]
     folder.mkdir()
     _make_files(folder, case.files)
-    script = os.path.join(TYBALT_DIR, SCRIPTS[case.tool])
-    code = RUN_TOOL.format(tybalt_dir=TYBALT_DIR, script=script, args=_arguments(case, folder))
+    code = RUN_TOOL.format(tool=SCRIPTS[case.tool][:-len(".py")], args=_arguments(case, folder))
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=folder, timeout=300)
     return case, done
 

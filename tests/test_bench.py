@@ -8,8 +8,7 @@ import sys
 
 from conftest import REPO
 
-sys.path.insert(0, os.path.join(REPO, "bench"))
-import report  # noqa: E402
+import report
 
 
 def test_quick_bench_writes_a_report_with_every_section(tmp_path):

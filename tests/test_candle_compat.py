@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-import candle_compat
-from errors import TybaltInputError
+from tybalt_core.config import candle_compat
+from tybalt_core.common.errors import TybaltInputError
 
 DEFINITIONS = [
     {"name": "epochs", "type": int, "default": 1, "help": "passes"},

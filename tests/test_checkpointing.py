@@ -61,13 +61,12 @@ def _continuing_after_restore_matches_uninterrupted_training(folder: str) -> tup
 
     Returns the largest weight difference with the optimizer state restored and without it (the control).
     """
-    sys.path.insert(0, os.path.join(REPO, "Tybalt"))
-    from checkpointing import CheckpointSettings, save_checkpoint
-    from models import build_autoencoder
-    from resumable_training import KERAS_FLAVOUR, restore
-    from training import compile_autoencoder
+    from tybalt_core.train.checkpointing import CheckpointSettings, save_checkpoint
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.resumable_training import KERAS_FLAVOUR, restore
+    from tybalt_core.train.training import compile_autoencoder
 
-    from keras_backend import keras
+    from tybalt_core.models.backend import keras
 
     x = np.random.default_rng(0).random((120, 40), dtype=np.float32)
 
@@ -101,10 +100,10 @@ def test_restored_optimizer_state_continues_training_exactly_under_keras3(tmp_pa
 
 
 def test_restored_optimizer_state_continues_training_exactly_under_tf_keras(tmp_path):
-    script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import test_checkpointing as t; "
+    script = ("import test_checkpointing as t; "  # python -c imports from its working directory, tests/
               f"print(*t._continuing_after_restore_matches_uninterrupted_training({str(tmp_path / 'ckpt')!r}))")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+                          cwd=os.path.dirname(__file__), env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     difference, control = map(float, done.stdout.split()[-2:])
     assert difference < 1e-6 < control
@@ -157,10 +156,10 @@ def test_run_whose_checkpoint_holds_every_epoch_returns_the_saved_history_withou
 
 @pytest.mark.parametrize("interval, keep, expected", [(1, 2, [3, 4]), (2, 5, [2, 4]), (0, 5, [])])
 def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, interval, keep, expected):
-    from checkpointing import CheckpointSettings, Resume
-    from models import build_autoencoder
-    from resumable_training import fit_resumable
-    from training import compile_autoencoder
+    from tybalt_core.train.checkpointing import CheckpointSettings, Resume
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.resumable_training import fit_resumable
+    from tybalt_core.train.training import compile_autoencoder
 
     x = np.random.default_rng(0).random((60, 20), dtype=np.float32)
     autoencoder = build_autoencoder("adage", 20, 3)
@@ -172,12 +171,12 @@ def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, 
 
 
 def test_checkpoint_of_another_model_shape_or_keras_flavour_is_refused_with_the_fix(tmp_path):
-    from checkpointing import CheckpointSettings, save_checkpoint
-    from checkpointing import restore as restore_checkpoint
-    from errors import TybaltInputError
-    from models import build_autoencoder
-    from resumable_training import KERAS_FLAVOUR
-    from training import compile_autoencoder
+    from tybalt_core.train.checkpointing import CheckpointSettings, save_checkpoint
+    from tybalt_core.train.checkpointing import restore as restore_checkpoint
+    from tybalt_core.common.errors import TybaltInputError
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.resumable_training import KERAS_FLAVOUR
+    from tybalt_core.train.training import compile_autoencoder
 
     def compiled(latent_dim: int):
         autoencoder = build_autoencoder("adage", 20, latent_dim)

@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-import data
-from errors import TybaltInputError
+from tybalt_core.data import expression as data
+from tybalt_core.common.errors import TybaltInputError
 
 HEADER = "sample_id\tG1\tG2\tG3\n"
 
@@ -61,7 +61,7 @@ def test_clinical_table_is_aligned_to_the_expression_samples(tmp_path):
 def test_binary_cache_serves_the_second_load_and_is_rebuilt_when_the_source_changes(tmp_path, caplog):
     path = write(tmp_path / "mine.tsv", HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t0.5\t0.6\n")
     load(path, tmp_path)
-    with caplog.at_level(logging.INFO, logger="data"):
+    with caplog.at_level(logging.INFO, logger="tybalt_core.data.expression"):
         cached = load(path, tmp_path)
     assert "from its binary cache" in caplog.text
     np.testing.assert_allclose(cached.values, [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], rtol=1e-6)
@@ -70,7 +70,7 @@ def test_binary_cache_serves_the_second_load_and_is_rebuilt_when_the_source_chan
     status = os.stat(path)
     os.utime(path, ns=(status.st_atime_ns, status.st_mtime_ns + 1_000_000_000))
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="data"):
+    with caplog.at_level(logging.INFO, logger="tybalt_core.data.expression"):
         changed = load(path, tmp_path)
     assert "from its binary cache" not in caplog.text
     assert changed.values[0, 0] == pytest.approx(0.9)
@@ -95,7 +95,7 @@ def test_cache_written_by_an_older_version_is_rebuilt_not_used(tmp_path, caplog)
     meta_path.write_text(json.dumps(meta))
     (matrix_path,) = (tmp_path / "data").rglob("*.npy")
     np.save(matrix_path, np.asfortranarray(np.load(matrix_path)))
-    with caplog.at_level(logging.INFO, logger="data"):
+    with caplog.at_level(logging.INFO, logger="tybalt_core.data.expression"):
         rebuilt = load(path, tmp_path)
     assert "from its binary cache" not in caplog.text
     np.testing.assert_allclose(rebuilt.values, [[0.1, 0.2, 0.3], [0.4, 0.5, 0.6]], rtol=1e-6)

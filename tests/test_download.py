@@ -9,8 +9,8 @@ import tarfile
 import pytest
 from local_http_server import LocalFileServer
 
-from download import extract_tar, fetch
-from errors import TybaltInputError
+from tybalt_core.data.download import extract_tar, fetch
+from tybalt_core.common.errors import TybaltInputError
 
 PAYLOAD = bytes(range(256)) * 4000  # 1 MB, more than one read chunk
 
@@ -32,7 +32,7 @@ def test_download_writes_the_file_and_a_second_call_sends_no_request(server, tmp
     assert open(path, "rb").read() == PAYLOAD
     assert not os.path.exists(path + ".part")
 
-    with caplog.at_level(logging.INFO, logger="download"):
+    with caplog.at_level(logging.INFO, logger="tybalt_core.data.download"):
         again = fetch_quietly(server.url("files/data.bin"), str(tmp_path))
     assert again == path
     assert len(server.requests_for("files/data.bin")) == 1
@@ -40,7 +40,7 @@ def test_download_writes_the_file_and_a_second_call_sends_no_request(server, tmp
 
 
 def test_unpinned_download_logs_its_digest_so_it_can_be_pinned(server, tmp_path, caplog):
-    with caplog.at_level(logging.INFO, logger="download"):
+    with caplog.at_level(logging.INFO, logger="tybalt_core.data.download"):
         fetch_quietly(server.url("files/data.bin"), str(tmp_path), checksum_parameter="data_sha256")
     assert f"data_sha256 = '{hashlib.sha256(PAYLOAD).hexdigest()}'" in caplog.text
 

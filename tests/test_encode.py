@@ -7,10 +7,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from data import write_synthetic_files
+from tybalt_core.data.expression import write_synthetic_files
 
 from conftest import run_entry_point
-from errors import TybaltInputError
+from tybalt_core.common.errors import TybaltInputError
 
 N_SAMPLES, N_GENES = 200, 100
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import ENTRY_POINT, TINY_FLAGS
-from keras_backend import DeviceSetup, dtype_policy, keras, resolve_mixed_precision
-from models import build_autoencoder
+from tybalt_core.models.backend import DeviceSetup, dtype_policy, keras, resolve_mixed_precision
+from tybalt_core.models.autoencoders import build_autoencoder
 from tybalt_baseline_keras2 import run
 
 CPU = DeviceSetup(requested=())

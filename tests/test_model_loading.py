@@ -7,20 +7,21 @@ import sys
 import numpy as np
 import pytest
 
-from errors import TybaltInputError
+from tybalt_core.common.errors import TybaltInputError
 
 
 def _save_lambda_model(path: str) -> None:
     """A .keras file whose model carries Python code (a Lambda layer): safe mode must refuse to load it."""
-    from keras_backend import keras
+    from tybalt_core.models.backend import keras
 
     inputs = keras.Input(shape=(3,))
     keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)).save(path)
 
 
 def test_encoder_saved_by_a_run_loads_and_predicts_the_same(tmp_path):
-    from models import build_autoencoder
-    from outputs import load_saved_model, save_models
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.common.outputs import save_models
+    from tybalt_core.models.saved_models import load_saved_model
 
     autoencoder = build_autoencoder("vae", 20, 3)
     save_models(str(tmp_path), autoencoder.encoder, autoencoder.decoder)
@@ -31,7 +32,7 @@ def test_encoder_saved_by_a_run_loads_and_predicts_the_same(tmp_path):
 
 @pytest.mark.parametrize("content", [b"not a model\n", b"PK\x03\x04 truncated zip"])
 def test_file_that_is_not_a_keras_model_is_refused_with_the_fix(tmp_path, content):
-    from outputs import load_saved_model
+    from tybalt_core.models.saved_models import load_saved_model
 
     path = tmp_path / "encoder.keras"
     path.write_bytes(content)
@@ -40,14 +41,14 @@ def test_file_that_is_not_a_keras_model_is_refused_with_the_fix(tmp_path, conten
 
 
 def test_missing_model_file_is_refused_with_the_fix(tmp_path):
-    from outputs import load_saved_model
+    from tybalt_core.models.saved_models import load_saved_model
 
     with pytest.raises(TybaltInputError, match="not found; give the encoder.keras"):
         load_saved_model(str(tmp_path / "absent.keras"))
 
 
 def test_model_carrying_python_code_is_refused_by_safe_mode(tmp_path):
-    from outputs import load_saved_model
+    from tybalt_core.models.saved_models import load_saved_model
 
     path = str(tmp_path / "lambda.keras")
     _save_lambda_model(path)
@@ -57,11 +58,11 @@ def test_model_carrying_python_code_is_refused_by_safe_mode(tmp_path):
 
 def test_model_carrying_python_code_is_refused_by_safe_mode_under_tf_keras(tmp_path):
     path = str(tmp_path / "lambda.keras")
-    script = (f"import sys; sys.path.insert(0, {os.path.dirname(__file__)!r}); import conftest, test_model_loading "
-              f"as t; from outputs import load_saved_model; t._save_lambda_model({path!r})\n"
+    script = (f"import conftest, test_model_loading as t;"  # python -c imports from its working directory, tests/
+              f" from tybalt_core.models.saved_models import load_saved_model; t._save_lambda_model({path!r})\n"
               f"try:\n    load_saved_model({path!r})\nexcept Exception as error:\n"
               f"    print(type(error).__name__, error)")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
+                          cwd=os.path.dirname(__file__), env={**os.environ, "TF_USE_LEGACY_KERAS": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.startswith("TybaltInputError") and "Lambda" in done.stdout

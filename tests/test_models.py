@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from keras_backend import keras
-from models import build_autoencoder, exportable_decoder
+from tybalt_core.models.backend import keras
+from tybalt_core.models.autoencoders import build_autoencoder, exportable_decoder
 
 
 def dense_units(model):

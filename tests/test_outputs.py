@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from outputs import write_encodings
+from tybalt_core.common.outputs import write_encodings
 
 
 def test_encodings_table_reads_back_with_pandas_to_six_significant_digits(tmp_path):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from conftest import run_entry_point
-from errors import TybaltInputError
+from tybalt_core.common.errors import TybaltInputError
 from test_checkpointing import tiny_params
 
 
@@ -56,7 +56,7 @@ def test_diverging_trial_stops_is_recorded_and_returns_nan_as_its_last_val_loss(
 
 
 def test_last_val_loss_is_nan_even_when_the_diverged_epoch_logged_no_val_loss():
-    from run_state import mark_failed_trial
+    from tybalt_core.run.run_state import mark_failed_trial
 
     history = {"loss": [3.0, float("nan")], "val_loss": [2.5]}
     mark_failed_trial(history)
@@ -124,6 +124,6 @@ def test_params_json_records_package_versions_and_the_git_commit(tmp_path, monke
 
 
 def test_provenance_outside_a_git_checkout_has_no_commit_and_no_error(tmp_path):
-    from run_state import _git_commit
+    from tybalt_core.run.run_state import _git_commit
 
     assert _git_commit(str(tmp_path)) == {"git_commit": None, "git_uncommitted_changes": None}

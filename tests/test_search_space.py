@@ -5,8 +5,8 @@ import math
 
 import pytest
 
-from errors import TybaltInputError
-from search_space import Discrete, Range, define_hyperparameters, grid_points, load_search_space
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.tune.search_space import Discrete, Range, define_hyperparameters, grid_points, load_search_space
 
 
 def write_yaml(tmp_path, text, name="space.yaml"):
@@ -131,7 +131,7 @@ def test_an_unknown_space_name_lists_the_shipped_ones():
 
 
 def test_keras_tuner_hyperparameters_cover_the_space_with_its_bounds():
-    from keras_backend import import_keras_tuner
+    from tybalt_core.models.backend import import_keras_tuner
 
     kt = import_keras_tuner()
     hp = kt.HyperParameters()

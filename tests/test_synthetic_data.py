@@ -3,8 +3,8 @@
 import numpy as np
 import pandas as pd
 
-import data
-from synthetic_data import FEMALE_GENES, MALE_GENES, METASTASIS_GENES, TUMOR_GENES, make_synthetic_data
+from tybalt_core.data import expression as data
+from tybalt_core.data.synthetic_data import FEMALE_GENES, MALE_GENES, METASTASIS_GENES, TUMOR_GENES, make_synthetic_data
 
 
 def test_same_seed_gives_identical_data_and_another_seed_does_not():
@@ -74,7 +74,7 @@ def test_unnamed_genes_also_follow_tissue_state_in_both_directions_and_a_few_fol
 def test_sex_genes_change_by_orders_of_magnitude_so_each_one_alone_tells_the_sexes_apart():
     """+10 on the log2-like scale before scaling (~1,000-fold, as XIST and RPS4Y1): after min-max scaling every sex
     gene's mean differs between the sexes by almost half its range or more (at +6 the weakest differed by 0.39)."""
-    from signals import roc_auc_per_column
+    from tybalt_core.analysis.signals import roc_auc_per_column
 
     expression, clinical = make_synthetic_data(1500, 200, seed=2)
     female = (clinical["gender"] == "female").to_numpy()

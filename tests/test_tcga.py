@@ -13,10 +13,10 @@ import pytest
 from conftest import run_entry_point
 from local_http_server import LocalFileServer
 
-import data
+from tybalt_core.data import expression as data
 import tybalt
-from errors import TybaltInputError
-from tcga import (GENE_SELECTIONS, SCALINGS, TcgaOptions, apply_gene_scaling, clean_expression, fit_gene_scaling,
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.data.tcga import (GENE_SELECTIONS, SCALINGS, TcgaOptions, apply_gene_scaling, clean_expression, fit_gene_scaling,
                   prepare_tcga, read_gene_table)
 
 N_TUMOURS, N_NORMALS, N_GENES = 70, 10, 300

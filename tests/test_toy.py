@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from conftest import REPO, run_entry_point
-from data import load_dataset, split_train_validation
-from errors import TybaltInputError
-from keras_backend import keras
-from models import build_autoencoder
-from parameters import check_parameters
-from search_space import grid_points, load_search_space
-from training import compile_autoencoder, set_seed, train
+from tybalt_core.data.expression import load_dataset, split_train_validation
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.models.backend import keras
+from tybalt_core.models.autoencoders import build_autoencoder
+from tybalt_core.config.parameters import check_parameters
+from tybalt_core.tune.search_space import grid_points, load_search_space
+from tybalt_core.train.training import compile_autoencoder, set_seed, train
 
 EXAMPLE = os.path.join(REPO, "examples", "basic_autoencoders.py")
 # Settings under which the linear autoencoder reliably reaches the PCA solution in a few seconds.

@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 
 import tybalt_baseline_keras2
-from keras_backend import tf
-from training import beta_for_epoch
+from tybalt_core.models.backend import tf
+from tybalt_core.train.training import beta_for_epoch
 
 
 @pytest.mark.parametrize("kappa, expected", [(0.4, [0.0, 0.4, 0.8, 1.0, 1.0]), (1.0, [0.0, 1.0, 1.0, 1.0, 1.0])])

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from conftest import TYBALT_DIR
-from keras_backend import keras
-from models import build_autoencoder
-from synthetic_data import make_synthetic_data
-from training import KLWarmup, compile_autoencoder, resolve_jit_compile, set_seed, train
+from tybalt_core.models.backend import keras
+from tybalt_core.models.autoencoders import build_autoencoder
+from tybalt_core.data.synthetic_data import make_synthetic_data
+from tybalt_core.train.training import KLWarmup, compile_autoencoder, resolve_jit_compile, set_seed, train
 
 EPOCHS = 4
 
@@ -78,11 +78,9 @@ def test_auto_jit_compile_chooses_xla_only_for_long_small_batch_vae_runs():
 
 IMPORT_PROBE = """
 import sys
-sys.path.insert(0, {tybalt_dir!r})
-sys.argv = ["tybalt_baseline_keras2", *{flags!r}]
 import tybalt_baseline_keras2
 try:
-    tybalt_baseline_keras2.main()
+    tybalt_baseline_keras2.main({flags!r})
 except SystemExit as stop:
     print("exit", stop.code)
 print("tensorflow imported:", "tensorflow" in sys.modules)
@@ -92,7 +90,7 @@ print("tensorflow imported:", "tensorflow" in sys.modules)
 @pytest.mark.parametrize("flags", [["--help"], ["--model_type", "nope"], ["--epochs", "0"],
                                    ["--steps_per_execution", "0"], ["--jit_compile", "maybe"]])
 def test_help_and_parameter_errors_do_not_import_tensorflow(flags):
-    probe = IMPORT_PROBE.format(tybalt_dir=TYBALT_DIR, flags=flags)
+    probe = IMPORT_PROBE.format(flags=flags)
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120,
                             env={**os.environ, "TF_USE_LEGACY_KERAS": ""})
     lines = result.stdout.strip().splitlines()

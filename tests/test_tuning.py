@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-import hpo_results
+from tybalt_core.tune import hpo_results
 from conftest import ENTRY_POINT
 
 SPACE = """description: tiny test space
@@ -40,12 +40,7 @@ def search(tmp_path, data_dir, **overrides):
     """run(params) as the Supervisor or the command line would call it, with a tuner selected."""
     import tybalt_baseline_keras2 as benchmark
 
-    saved = sys.argv
-    sys.argv = ["null"]
-    try:
-        params = benchmark.initialize_parameters()
-    finally:
-        sys.argv = saved
+    params = benchmark.initialize_parameters(argv=[])
     params.update(TINY, data_dir=data_dir, output_dir=str(tmp_path / "out"), **overrides)
     history = benchmark.run(params)
     table = pd.read_csv(tmp_path / "out" / hpo_results.RESULTS_FILE)
@@ -106,7 +101,7 @@ def test_sklearn_tunes_linear_baselines_on_the_reconstruction_scale(tmp_path, sh
 
 
 def test_a_search_space_that_varies_the_data_is_refused(tmp_path, shared_data_dir):
-    from errors import TybaltInputError
+    from tybalt_core.common.errors import TybaltInputError
 
     space = tmp_path / "data.yaml"
     space.write_text("parameters:\n  synthetic_samples: [300, 400]\n")

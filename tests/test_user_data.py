@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from conftest import run_entry_point
-from data import ExpressionData, split_train_validation
-from labels import plan_labels
-from preprocessing import fit_user_preprocessing
+from tybalt_core.data.expression import ExpressionData, split_train_validation
+from tybalt_core.data.labels import plan_labels
+from tybalt_core.data.preprocessing import fit_user_preprocessing
 
 N_SAMPLES, N_GENES, KEPT_GENES = 150, 60, 30
 

@@ -11,10 +11,10 @@ import subprocess
 import pytest
 
 from conftest import REPO
-from errors import TybaltInputError
-from parameters import check_parameters
-from search_space import Discrete, load_search_space
-from workflow_files import WORKFLOWS_DIR, design_size, write_workflow_files
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.parameters import check_parameters
+from tybalt_core.tune.search_space import Discrete, load_search_space
+from tybalt_core.candle.workflow_files import WORKFLOWS_DIR, design_size, write_workflow_files
 
 import tybalt
 

@@ -1,0 +1,1 @@
+"""After training: signal report, gene weights, baseline comparison and tSNE maps."""

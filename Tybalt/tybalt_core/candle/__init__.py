@@ -1,0 +1,1 @@
+"""CANDLE Supervisor tools: the local UPF runner and the workflow-file writer."""

@@ -1,0 +1,1 @@
+"""The benchmark's parameters: their definitions, the boundary checks and the CANDLE library layer."""

@@ -1,0 +1,240 @@
+"""Check a parameter dictionary at the boundary, whichever way it arrived (INI, flags, Supervisor JSON).
+
+Values coming from the CANDLE Supervisor may be strings ("0.001") or have types the INI file did not use;
+``check_parameters`` converts them with the benchmark definitions and refuses bad values with one clear line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from tybalt_core.config import definitions
+from tybalt_core.common.errors import TybaltInputError, shown
+from tybalt_core.data.synthetic_data import MIN_SYNTHETIC_GENES
+from tybalt_core.data.toy_data import TOY_GENES
+
+DEFINITIONS = definitions.DEFINITIONS
+
+INT32_MAX = 2**31 - 1  # TensorFlow sizes and counters are 32-bit
+SEED_MAX = 2**32 - 1  # NumPy's seeds
+GENERATOR_BYTES_PER_VALUE = 41  # peak memory of make_synthetic_data per value (measured at 20,000 x 1,000)
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The values a numeric parameter may take: [low, high] (either end open), plus special values with a meaning.
+
+    Every domain is finite: NaN and infinity are refused for every parameter.
+    """
+
+    low: float
+    high: float = INT32_MAX
+    low_open: bool = False
+    high_open: bool = False
+    special: tuple[tuple[float, str], ...] = ()
+
+    def contains(self, value: float) -> bool:
+        """True when ``value`` is allowed (NaN never is)."""
+        if any(value == special for special, _ in self.special):
+            return True
+        above_low = value > self.low if self.low_open else value >= self.low
+        below_high = value < self.high if self.high_open else value <= self.high
+        return above_low and below_high
+
+    def describe(self) -> str:
+        """The domain in words, e.g. 'greater than 0 and below 1'."""
+        low = f"greater than {_number(self.low)}" if self.low_open else f"at least {_number(self.low)}"
+        high = "" if math.isinf(self.high) else (
+            f" and below {_number(self.high)}" if self.high_open else f" and at most {_number(self.high)}")
+        specials = "".join(f", or {_number(value)} ({meaning})" for value, meaning in self.special)
+        return low + high + specials
+
+
+def _number(value: float) -> str:
+    """A bound as written by a person: 1, 0.5, 2147483647 (not 2.14748e+09)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+# log10_<name> -> name: set, it gives name = 10 ** value and takes precedence over name. mlrMBO searches these,
+# because the Supervisor's toJSON keeps 4 decimals (a learning rate of 0.000747 would arrive as 0.0007).
+LOG10_PREFIX = "log10_"
+LOG10_PARAMETERS = {name: name[len(LOG10_PREFIX):] for name in DEFINITIONS if name.startswith(LOG10_PREFIX)}
+
+# model_type -> the depths its builder supports (vae and adage: the published architectures)
+DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}
+
+RUN_NAMES = ("experiment_id", "run_id")
+
+# Every int and float parameter of definitions.additional_definitions has its domain here (a test checks it).
+DOMAINS: dict[str, Domain] = {
+    "depth": Domain(0),  # the depths of each model_type are checked by _check_depth
+    "hidden_dim": Domain(1),
+    "latent_dim": Domain(1),
+    "kappa": Domain(0, math.inf, low_open=True),
+    "learning_rate": Domain(0, math.inf, low_open=True),
+    "log10_learning_rate": Domain(-30, 30),  # given, learning_rate = 10 ** value
+    "log10_kappa": Domain(-30, 30),  # given, kappa = 10 ** value
+    "batch_size": Domain(1),
+    "epochs": Domain(1),
+    "noise": Domain(0, 1, high_open=True),  # a dropout rate of 1 would drop every input
+    "sparsity": Domain(0, math.inf),
+    "val_split": Domain(0, 1, low_open=True, high_open=True),
+    "rng_seed": Domain(0, SEED_MAX),
+    "synthetic_samples": Domain(20),
+    "synthetic_genes": Domain(MIN_SYNTHETIC_GENES),  # the planted gene programs plus a few unnamed genes
+    "timeout": Domain(1, special=((-1, "no limit"),)),  # 0 s would stop before the first epoch
+    "num_genes": Domain(1),
+    "toy_samples": Domain(10),
+    "max_trials": Domain(1),
+    "executions_per_trial": Domain(1),
+    "ckpt_save_interval": Domain(0),
+    "ckpt_keep_limit": Domain(1),
+    "perplexity": Domain(0, math.inf, low_open=True),
+    "steps_per_execution": Domain(1),
+    "patience": Domain(1),
+    "min_delta": Domain(0, math.inf),
+}
+
+
+def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
+    """Return a copy of ``params`` with declared parameters converted to their types; raise on bad values."""
+    checked = dict(params)
+    for name, definition in DEFINITIONS.items():
+        if name in checked and checked[name] is not None:
+            checked[name] = _convert(name, checked[name], definition)
+            _check_choice(name, checked[name], definition)
+    for name, domain in DOMAINS.items():
+        if name in checked and not (name in LOG10_PARAMETERS and checked[name] is None):  # None: not given
+            _check_domain(name, checked[name], domain)
+    _apply_log10_parameters(checked)
+    for name in RUN_NAMES:
+        if name in checked:
+            _check_run_name(name, checked[name])
+    _check_depth(checked)
+    _check_linear_output_loss(checked)
+    _check_generated_split(checked)
+    _check_generated_size(checked)
+    return checked
+
+
+def _apply_log10_parameters(params: dict[str, Any]) -> None:
+    """Replace each parameter given as log10_<name> by 10 ** value; log10_<name> is then consumed (None)."""
+    for log_name, name in LOG10_PARAMETERS.items():
+        if params.get(log_name) is not None:
+            params[name] = 10.0 ** params[log_name]
+            params[log_name] = None
+
+
+def _check_generated_split(params: dict[str, Any]) -> None:
+    """Generated data sets have a known size, so an empty validation side is refused now.
+
+    A TSV or TCGA data set is checked once its sample count is known (``check_model_fits_data``).
+    """
+    sample_count = {"synthetic": "synthetic_samples", "toy": "toy_samples"}.get(params.get("data_source", "synthetic"))
+    if sample_count and params.get("val_split", 0.1) * params.get(sample_count, 2000) < 1:
+        raise TybaltInputError(f"val_split leaves no validation samples; raise val_split or {sample_count}")
+
+
+def _check_generated_size(params: dict[str, Any]) -> None:
+    """Refuse generated data larger than this machine's memory: the generator would be killed half-way."""
+    shape = {"synthetic": (params.get("synthetic_samples", 0), params.get("synthetic_genes", 0)),
+             "toy": (params.get("toy_samples", 0), len(TOY_GENES))}.get(params.get("data_source", "synthetic"))
+    if shape is None:
+        return
+    needed, available = shape[0] * shape[1] * GENERATOR_BYTES_PER_VALUE, _physical_memory_bytes()
+    if needed > available:
+        raise TybaltInputError(f"generating {shape[0]} samples x {shape[1]} genes needs about {needed / 2**30:.0f} GiB "
+                               f"of memory, more than this machine's {available / 2**30:.0f} GiB; "
+                               "use fewer samples or genes")
+
+
+def _physical_memory_bytes() -> int:
+    """The machine's memory in bytes."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+
+
+def _check_depth(params: dict[str, Any]) -> None:
+    """Each model type supports its own range of depths."""
+    model_type, depth = params.get("model_type"), params.get("depth")
+    allowed = DEPTHS.get(model_type)
+    if allowed is not None and depth is not None and depth not in allowed:
+        raise TybaltInputError(f"parameter depth = {depth!r} is not supported by model_type {model_type!r}; "
+                               f"use a depth from {allowed.start} to {allowed.stop - 1}")
+
+
+def _check_linear_output_loss(params: dict[str, Any]) -> None:
+    """A linear ae output can leave [0, 1], where binary cross-entropy is undefined."""
+    if (params.get("model_type") == "ae" and params.get("activation") == "linear"
+            and params.get("loss") == "binary_crossentropy"):
+        raise TybaltInputError("activation 'linear' gives the ae a linear output, which binary_crossentropy "
+                               "cannot score; use --loss mse (linear + mse is the PCA-like autoencoder)")
+
+
+def _convert(name: str, value: Any, definition: dict) -> Any:
+    """Convert a value (possibly text from a JSON map or the command line) to the declared type."""
+    if definition.get("nargs"):  # a list parameter (gpus): a single value or "0 1" text becomes a list
+        items = value.split() if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+        return [_convert(name, item, {**definition, "nargs": None}) for item in items]
+    convert = definition["type"]
+    if isinstance(value, bool):
+        if convert in (int, float):
+            raise TybaltInputError(f"parameter {name} = {value!r} must be a number, not true/false")
+        return value
+    try:
+        if convert is int and isinstance(value, int):
+            return value
+        if convert is int:
+            number = float(value)  # accepts 10, 10.0 and "10" alike
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        return convert(value)
+    except (ValueError, TypeError, OverflowError, argparse.ArgumentTypeError):
+        type_name = {"str2bool": "boolean (true/false)", "gpu_index": "GPU index (0, 1, ...)"}.get(
+            convert.__name__, convert.__name__)
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a valid {type_name}; "
+                               f"give a value of type {type_name}") from None
+
+
+def _check_choice(name: str, value: Any, definition: dict) -> None:
+    choices = definition.get("choices")
+    if choices is not None and value not in choices:
+        options = ", ".join(repr(c) for c in choices)
+        raise TybaltInputError(f"parameter {name} = {value!r} is not one of {options}; pick one of those")
+
+
+def _check_domain(name: str, value: Any, domain: Domain) -> None:
+    """Refuse a missing, non-finite or out-of-range number, saying which values are allowed."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a number; give a number "
+                               f"{domain.describe()}")
+    if not math.isfinite(value):
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is not a finite number; give a number "
+                               f"{domain.describe()}")
+    if not domain.contains(value):
+        raise TybaltInputError(f"parameter {name} = {shown(value)} is out of range; it must be {domain.describe()}")
+
+
+def _check_run_name(name: str, value: Any) -> None:
+    """experiment_id and run_id name folders: an empty name, '.', '..' or a path would write outside the run's own."""
+    text = str(value)
+    if not text.strip() or text in (".", "..") or os.sep in text or "\0" in text:
+        raise TybaltInputError(f"parameter {name} = {shown(value)} cannot name a folder (empty, '.', '..' or a path); "
+                               f"give a plain name such as {DEFINITIONS[name]['default']!r}")
+
+
+def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str) -> None:
+    """Refuse a latent space wider than the data and a split with an empty side.
+
+    A code as wide as the data is allowed: the toy latent-size search compares latent 3 with 1 and 2 on 3 genes.
+    """
+    if latent_dim > n_genes:
+        raise TybaltInputError(f"latent_dim = {latent_dim} is larger than the {n_genes} genes of {source}; "
+                               f"choose a latent_dim of at most {n_genes}")
+    if n_train == 0 or n_validation == 0:
+        raise TybaltInputError(f"{source} has too few samples ({n_train + n_validation}) to hold out both training "
+                               f"and validation samples with this val_split; give more samples or change val_split")

@@ -1,0 +1,205 @@
+"""One trial: train one model with one set of parameters and write its outputs (what ``run`` does).
+
+``run_trial`` reads as the steps of a trial. Every check of the user's input (parameters, output folder,
+checkpoint, data) happens before TensorFlow is imported, so bad input fails within a second and touches no file.
+The trial holds its output folder's lock throughout, so a second run into the same folder is refused.
+The KerasTuner search reuses ``load_data`` and ``build_model`` so its trials train the same models.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from tybalt_core.train import checkpointing
+from tybalt_core.common import outputs
+from tybalt_core.run import run_state
+from tybalt_core.data.expression import ExpressionData
+from tybalt_core.config.parameters import check_model_fits_data
+
+if TYPE_CHECKING:
+    from tybalt_core.train.resumable_training import TrainingResult
+
+logger = logging.getLogger(__name__)
+
+
+def run_trial(params: dict[str, Any]):
+    """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
+    folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
+    ckpt = checkpoint_settings(params, folder)
+    with ExitStack() as held:
+        held.enter_context(run_state.output_folder_held(folder))
+        if os.path.commonpath([ckpt.directory, folder]) != folder:  # a checkpoint folder of its own: hold it too
+            held.enter_context(run_state.output_folder_held(ckpt.directory, flag="--ckpt_directory",
+                                                            what="checkpoint folder"))
+        return _train_in_folder(folder, params, ckpt)
+
+
+def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.CheckpointSettings):
+    """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
+    if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
+        logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
+                    "without training (--overwrite true trains it again)", folder)
+        return run_state.saved_history(folder)
+    run_state.check_can_create(ckpt.directory, "--ckpt_directory", "checkpoint folder")
+    ckpt.restart_mode = run_state.check_output_folder(
+        folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
+    ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
+    checkpointing.check_restart(ckpt)
+    dataset, train_rows, val_rows = load_data(params)
+    check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
+                          params["data_source"])
+
+    from tybalt_core.models.tensorflow_setup import set_up_tensorflow
+
+    set_up_tensorflow()  # TensorFlow is imported from here on
+    from tybalt_core.train import resumable_training
+    from tybalt_core.train.input_pipeline import shared_tensor
+    from tybalt_core.models.backend import configure_devices, keras
+    from tybalt_core.train.training import set_seed
+
+    configure_devices(params["gpus"])  # before TensorFlow runs anything
+    keras.backend.clear_session()
+    set_seed(params["rng_seed"])
+    matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
+    autoencoder = build_model(params, dataset.n_genes, len(train_rows))
+    resume = resumable_training.restore(autoencoder.model, ckpt)
+    outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
+                                                      resumed_after_epoch=resume.epochs_done))
+    logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
+                dataset.n_genes, folder)
+    result = resumable_training.fit_resumable(
+        autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=params["epochs"],
+        early_stop=params["early_stop"], reduce_lr=params["reduce_lr"], patience=params["patience"],
+        min_delta=params["min_delta"], batch_size=params["batch_size"], kappa=params["kappa"],
+        kl_mode=params["kl_mode"], timeout=params["timeout"], verbose=params["verbose"])
+    history = result.history
+
+    status = run_state.training_status(history.history, params["epochs"], result.converged)
+    if status == run_state.DIVERGED:
+        return record_divergence(folder, params, history)
+    from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder
+
+    decoder = exportable_decoder(autoencoder.decoder)
+    encodings = apply_in_batches(autoencoder.encoder, matrix)
+    write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
+    outcome = training_outcome(params, status, result)
+    if params["analyze"] or params["tsne"]:
+        analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
+                outcome["convergence"])
+    outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
+                                                      **outcome))
+    history.history = run_state.kept_model_history(history.history, result.best_epoch)
+    logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
+    return history
+
+
+def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:
+    """Why training stopped, the kept epoch and the convergence diagnosis (logged, and recorded in params.json)."""
+    from tybalt_core.train.convergence import diagnose
+
+    val_loss = result.history.history["val_loss"]
+    diagnosis = diagnose(val_loss, result.first_counted_epoch)
+    logger.log(logging.WARNING if diagnosis.warning else logging.INFO, "convergence: %s", diagnosis.message)
+    outcome = {"stop_reason": run_state.stop_reason(status, len(val_loss), params["epochs"], params["patience"],
+                                                    result.best_epoch),
+               "convergence": diagnosis.message}
+    if result.best_epoch:
+        outcome.update(best_epoch=result.best_epoch, best_val_loss=val_loss[result.best_epoch - 1])
+    return outcome
+
+
+def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
+    """The data set named by ``params`` and its train/validation row indices."""
+    from tybalt_core.data import expression
+    from tybalt_core.data.labels import check_label_columns
+    from tybalt_core.data.preprocessing import fit_user_preprocessing, is_user_file
+    from tybalt_core.data.tcga import TcgaOptions
+
+    source, needs_unit_range = params["data_source"], params["loss"] == "binary_crossentropy"
+    user_file = is_user_file(source)
+    dataset = expression.load_dataset(
+        source, params["data_dir"], train_data=params["train_data"],
+        clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
+        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
+        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"],
+        tcga_options=TcgaOptions.from_params(params) if source == "tcga" else None,
+        require_unit_range=needs_unit_range and not user_file)
+    check_label_columns(dataset.clinical, params["label_columns"], source)
+    train_rows, val_rows = expression.split_train_validation(len(dataset.sample_ids), params["val_split"],
+                                                        params["rng_seed"])
+    if user_file:
+        dataset = fit_user_preprocessing(dataset, train_rows, params["num_genes"], params["gene_selection"],
+                                         params["scaling"])
+        expression.check_values(dataset.values, source, needs_unit_range)
+    return dataset, train_rows, val_rows
+
+
+def build_model(params: dict[str, Any], n_genes: int, n_train: int):
+    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs and ``n_train`` training samples,
+    in mixed precision where ``mixed_precision`` resolves on for the devices in use."""
+    from tybalt_core.models.backend import configure_devices, dtype_policy, resolve_mixed_precision
+    from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.training import compile_autoencoder, resolve_jit_compile
+
+    devices = configure_devices(params["gpus"])
+    mixed_precision = resolve_mixed_precision(params["mixed_precision"], devices)
+    if mixed_precision:
+        logger.info("mixed precision on: float16 compute, float32 weights, loss and outputs")
+    jit_compile = resolve_jit_compile(params["jit_compile"], params["model_type"], epochs=params["epochs"],
+                                      n_train=n_train, batch_size=params["batch_size"], on_gpu=devices.uses_gpu)
+    with dtype_policy(mixed_precision):
+        autoencoder = build_autoencoder(
+            params["model_type"], n_genes, params["latent_dim"], depth=params["depth"],
+            hidden_dim=params["hidden_dim"], loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
+            tied_weights=params["tied_weights"], activation=params["activation"])
+        compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
+                            loss=params["loss"], jit_compile=jit_compile,
+                            steps_per_execution=params["steps_per_execution"])
+    return autoencoder
+
+
+def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.CheckpointSettings:
+    """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
+    return checkpointing.CheckpointSettings(
+        checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
+        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params))
+
+
+def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,
+                        encoder, decoder, history: dict[str, list[float]]) -> None:
+    """Write history, every sample's encodings, the gene list, the models and the loss plot."""
+    outputs.write_history(folder, history)
+    outputs.write_encodings(folder, encodings, dataset.sample_ids)
+    outputs.write_genes(folder, dataset.genes)
+    if dataset.gene_table is not None:
+        from tybalt_core.data.preprocessing import save_gene_table
+
+        save_gene_table(folder, dataset.gene_table)
+    if params["save_model"]:
+        outputs.save_models(folder, encoder, decoder)
+    outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
+
+
+def analyze(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder, encodings,
+            train_rows, val_rows, convergence: str = "") -> None:
+    """The signal report, baselines and tSNE the parameters ask for (see analysis.py)."""
+    from tybalt_core.analysis.report import analyze_run
+
+    analyze_run(folder, dataset, encoder, decoder, encodings, train_rows, val_rows, model_name=params["model_type"],
+                analyze=params["analyze"], tsne=params["tsne"], perplexity=params["perplexity"],
+                seed=params["rng_seed"], label_columns=params["label_columns"], convergence=convergence)
+
+
+def record_divergence(folder: str, params: dict[str, Any], history):
+    """End a diverged trial: history and status written, last val_loss NaN (the Supervisor's failure value)."""
+    run_state.mark_failed_trial(history.history)
+    outputs.write_history(folder, history.history)
+    outputs.write_params(folder, run_state.run_record(params, run_state.DIVERGED))
+    logger.error("training diverged (loss became NaN or infinite) after %d epochs; lower learning_rate or try "
+                 "another optimizer. Recorded in %s", len(history.history["loss"]), folder)
+    return history

@@ -1,0 +1,1 @@
+"""Training: input pipeline, fit with convergence monitoring, checkpoints and resuming."""

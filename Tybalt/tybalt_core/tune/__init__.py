@@ -1,0 +1,1 @@
+"""Hyperparameter search: search spaces, KerasTuner searches and their results."""

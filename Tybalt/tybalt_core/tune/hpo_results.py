@@ -1,0 +1,212 @@
+"""HPO results in one shape for every backend: hpo_results.csv, best_params.json and hpo.png.
+
+KerasTuner searches (``tuning.py``) and finished CANDLE Supervisor campaigns (UPF or mlrMBO instance folders
+with ``result.txt``, ``parameters.txt`` and ``history.txt``) both end here, so their results compare directly.
+
+    python Tybalt/hpo_results.py <campaign folder> [--output_dir <folder>]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+from typing import Any
+
+import pandas as pd
+
+from tybalt_core.common.atomic_files import write_table, write_text
+from tybalt_core.common.cli import OneLineErrorParser, run_command
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.common.outputs import save_figure
+from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
+
+logger = logging.getLogger(__name__)
+
+RESULTS_FILE = "hpo_results.csv"
+BEST_PARAMS_FILE = "best_params.json"
+PLOT_FILE = "hpo.png"
+COMPLETED, FAILED = "COMPLETED", "FAILED"
+UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
+CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
+RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
+SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
+# Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
+BOOKKEEPING_KEYS = {"id", "run_id", "instance_directory", "save", "output_dir", "experiment_id", "framework"}
+
+
+def results_table(rows: list[dict[str, Any]], hyperparameters: list[str]) -> pd.DataFrame:
+    """One row per trial: trial_id, each hyperparameter, objective, reconstruction error, status, seconds."""
+    columns = ["trial_id", *hyperparameters, *RESULT_COLUMNS]
+    return pd.DataFrame([{column: row.get(column) for column in columns} for row in rows], columns=columns)
+
+
+def best_trial(table: pd.DataFrame) -> pd.Series | None:
+    """The completed trial with the lowest objective, or None when no trial completed."""
+    objective = pd.to_numeric(table["objective"], errors="coerce")
+    completed = table[(table["status"] == COMPLETED) & objective.map(math.isfinite)]
+    return None if completed.empty else completed.loc[objective[completed.index].idxmin()]
+
+
+def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
+                  fixed: dict[str, Any] | None = None) -> None:
+    """Write hpo_results.csv, best_params.json (fixed values + the best trial's) and hpo.png into ``folder``."""
+    os.makedirs(folder, exist_ok=True)
+    write_table(table, os.path.join(folder, RESULTS_FILE), index=False)
+    best = best_trial(table)
+    hyperparameters = [c for c in table.columns if c not in ("trial_id", *RESULT_COLUMNS)]
+    summary = {"objective": objective, "trials": len(table),
+               "completed": int((table["status"] == COMPLETED).sum())}
+    if (table["status"] == UNREADABLE).any():
+        summary["unreadable"] = int((table["status"] == UNREADABLE).sum())
+    if best is not None:
+        summary.update(best_trial_id=str(best["trial_id"]), best_objective=float(best["objective"]),
+                       params={**(fixed or {}), **{name: _plain(best[name]) for name in hyperparameters}})
+    text = json.dumps(_finite_or_null(summary), indent=2, default=str, allow_nan=False)
+    write_text(os.path.join(folder, BEST_PARAMS_FILE), text + "\n")
+    plot_results(folder, table, hyperparameters, objective, title)
+    logger.info("%d trials (%d completed, %d unreadable) written to %s", len(table), summary["completed"],
+                summary.get("unreadable", 0), folder)
+
+
+def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str) -> str:
+    """Objective per trial (failed trials marked at the bottom) and against each hyperparameter."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = 1 + len(hyperparameters)
+    columns = min(panels, 3)
+    rows = math.ceil(panels / columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    completed = table[table["status"] == COMPLETED]
+    failed = table[table["status"] != COMPLETED]
+    first = axes[0][0]
+    first.plot(range(1, len(table) + 1), table["objective"].astype(float), "o-", label="completed")
+    if len(failed):
+        bottom = completed["objective"].min() if len(completed) else 0.0
+        first.plot([table.index.get_loc(i) + 1 for i in failed.index], [bottom] * len(failed), "rx",
+                   label="failed")
+    first.set(xlabel="trial", ylabel=objective, title=title)
+    first.legend(fontsize="small")
+    for axis, name in zip([a for row in axes for a in row][1:], hyperparameters):
+        axis.scatter(completed[name].astype(str) if completed[name].dtype == object else completed[name],
+                     completed["objective"].astype(float), s=14)
+        axis.set(xlabel=name, ylabel=objective)
+    for axis in [a for row in axes for a in row][panels:]:
+        axis.axis("off")
+    figure.tight_layout()
+    return save_figure(figure, os.path.join(folder, PLOT_FILE), dpi=90)
+
+
+def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """Read every instance folder of a Supervisor campaign; return the results table and the constant values.
+
+    A folder whose files cannot be read (truncated, not UTF-8) is reported as UNREADABLE, with a warning, and the
+    rest of the campaign is still summarised; only a campaign with no readable folder is an error.
+    """
+    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
+    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
+    if not instances:
+        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
+    trials = [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
+    if all(trial["status"] == UNREADABLE for trial in trials):
+        raise TybaltInputError(f"none of the {len(trials)} instance folders under {campaign_dir} can be read "
+                               f"(first: {trials[0]['problem']}); give a finished campaign's experiment folder")
+    readable = [trial for trial in trials if trial["status"] != UNREADABLE]
+    keys = sorted({key for trial in readable for key in trial["params"]} - BOOKKEEPING_KEYS)
+    varying = [k for k in keys if len({repr(t["params"].get(k)) for t in readable}) > 1]
+    constant = {k: readable[0]["params"].get(k) for k in keys if k not in varying}
+    rows = [{**{k: t["params"].get(k) for k in varying},
+             **{k: v for k, v in t.items() if k not in ("params", "problem")}} for t in trials]
+    return results_table(rows, varying), constant
+
+
+def read_parameters_file(path: str) -> dict[str, Any]:
+    """parameters.txt as the Supervisor writes it: JSON, or ``key=value`` lines (Python literals) under headers."""
+    text = read_text(path, "parameters file", "give a finished campaign's folder")
+    if text.lstrip().startswith("{"):
+        try:
+            values = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as error:
+            raise TybaltInputError(f"parameters file {path} is not complete JSON ({error}); "
+                                   "was the trial interrupted while writing it?") from None
+        if not isinstance(values, dict):
+            raise TybaltInputError(f"parameters file {path} holds no JSON object of parameters")
+        return values
+    values = {}
+    for line in text.splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, raw = (part.strip() for part in line.split("=", 1))
+            values[key] = literal_or_text(raw)
+    if not values:
+        raise TybaltInputError(f"parameters file {path} holds no key=value lines (empty or cut short); "
+                               "was the trial interrupted while writing it?")
+    return values
+
+
+def _read_instance_or_mark_unreadable(folder: str, campaign_dir: str) -> dict[str, Any]:
+    """One trial as ``_read_instance`` reads it, or an UNREADABLE row (with a warning) when its files cannot be read."""
+    try:
+        return _read_instance(folder, campaign_dir)
+    except TybaltInputError as error:
+        logger.warning("trial folder %s cannot be read, reported as %s: %s", folder, UNREADABLE, error)
+        return {"trial_id": os.path.relpath(folder, campaign_dir), "params": {}, "objective": None,
+                "status": UNREADABLE, "seconds": None, "problem": str(error)}
+
+
+def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
+    """One trial: its parameters, result (NaN, infinite or missing = failed), and seconds from parameters to result."""
+    params = read_parameters_file(os.path.join(folder, "parameters.txt"))
+    result_path = os.path.join(folder, "result.txt")
+    objective, seconds = None, None
+    if os.path.lexists(result_path):
+        objective = _float_or_none(read_text(result_path, "result file", "give a finished campaign's folder").strip())
+        seconds = os.path.getmtime(result_path) - os.path.getmtime(os.path.join(folder, "parameters.txt"))
+    failed = objective is None or not math.isfinite(objective) or objective >= SUPERVISOR_NAN
+    return {"trial_id": str(params.get("run_id") or os.path.relpath(folder, campaign_dir)),
+            "params": params, "objective": None if failed else objective,
+            "status": FAILED if failed else COMPLETED, "seconds": None if seconds is None else round(seconds, 2)}
+
+
+def _float_or_none(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _finite_or_null(value: Any) -> Any:
+    """``value`` with every NaN or infinite float (at any depth) replaced by None: JSON has no such numbers."""
+    if isinstance(value, dict):
+        return {key: _finite_or_null(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_or_null(item) for item in value]
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def _plain(value: Any) -> Any:
+    """A pandas/NumPy scalar as a plain Python value for JSON."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command line: aggregate a finished CANDLE campaign into hpo_results.csv, best_params.json, hpo.png."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_command(lambda: _aggregate_from_command_line(argv))
+
+
+def _aggregate_from_command_line(argv: list[str] | None) -> None:
+    """Parse the command line, read the campaign, write the three results files and print the table's path."""
+    parser = OneLineErrorParser(description="Aggregate a finished CANDLE Supervisor campaign.", allow_abbrev=False)
+    parser.add_argument("campaign_dir", help="experiment folder holding the instance folders (run/<id>/...)")
+    parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
+    parser.add_argument("--objective", default="val_loss", help="name of the quantity in result.txt")
+    args = parser.parse_args(argv)
+    table, constant = read_campaign(args.campaign_dir)
+    folder = args.output_dir or args.campaign_dir
+    require_writable_folder(folder, "output folder", "--output_dir")
+    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant)
+    print(os.path.join(folder, RESULTS_FILE))
