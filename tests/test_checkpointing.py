@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import ENTRY_POINT, REPO, TINY_FLAGS, checkpoint_epochs, kill_after_checkpoint
+from conftest import ENTRY_POINT, TINY_FLAGS, checkpoint_epochs, kill_after_checkpoint
 
 KAPPA = 0.2
 
