@@ -1,15 +1,19 @@
-"""The benchmark's parameters: each one's name, type, default, choices and help, as CANDLE definitions.
+"""The parameter table: each parameter's name, type, default, choices, numeric domain and help, in one place.
 
-``Tybalt/tybalt.py`` hands these to CANDLE; the checks (``parameters``), the run record and the Supervisor tools
-read them from here. Every parameter has a line (with a comment) in ``tybalt_default_model.txt``.
+``additional_definitions`` (what ``Tybalt/tybalt.py`` hands to CANDLE, and what ``--help`` shows) and ``DOMAINS``
+(what ``parameters.check_parameters`` enforces) are both derived from ``PARAMETER_TABLE``. Every parameter has a
+line (with a comment and the same default) in ``tybalt_default_model.txt``; tests/test_parameter_table.py checks it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+from dataclasses import dataclass
 
 from tybalt_core.config.candle_layer import candle
+from tybalt_core.data.synthetic_data import MIN_SYNTHETIC_GENES
 from tybalt_core.data.toy_data import TOY_VARIANTS
 
 BENCHMARK_DIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))  # Tybalt/
@@ -39,43 +43,97 @@ def gpu_index(text: str | int) -> int:
     return index
 
 
-additional_definitions = [
+INT32_MAX = 2**31 - 1  # TensorFlow sizes and counters are 32-bit
+SEED_MAX = 2**32 - 1  # NumPy's seeds
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The values a numeric parameter may take: [low, high] (either end open), plus special values with a meaning.
+
+    Every domain is finite: NaN and infinity are refused for every parameter.
+    """
+
+    low: float
+    high: float = INT32_MAX
+    low_open: bool = False
+    high_open: bool = False
+    special: tuple[tuple[float, str], ...] = ()
+
+    def contains(self, value: float) -> bool:
+        """True when ``value`` is allowed (NaN never is)."""
+        if any(value == special for special, _ in self.special):
+            return True
+        above_low = value > self.low if self.low_open else value >= self.low
+        below_high = value < self.high if self.high_open else value <= self.high
+        return above_low and below_high
+
+    def describe(self) -> str:
+        """The domain in words, e.g. 'greater than 0 and below 1'."""
+        low = f"greater than {_number(self.low)}" if self.low_open else f"at least {_number(self.low)}"
+        high = "" if math.isinf(self.high) else (
+            f" and below {_number(self.high)}" if self.high_open else f" and at most {_number(self.high)}")
+        specials = "".join(f", or {_number(value)} ({meaning})" for value, meaning in self.special)
+        return low + high + specials
+
+
+def _number(value: float) -> str:
+    """A bound as written by a person: 1, 0.5, 2147483647 (not 2.14748e+09)."""
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+PARAMETER_TABLE = [
     # What to train
     {"name": "model_name", "type": str, "default": "tybalt", "help": "benchmark name used by CANDLE"},
     {"name": "model_type", "type": str, "default": "vae", "choices": MODEL_TYPES,
      "help": "vae: Tybalt variational autoencoder; adage: denoising autoencoder; ae: plain autoencoder"},
     {"name": "depth", "type": int, "default": 0,
-     "help": "extra hidden layers between input and latent space, mirrored in the decoder (vae: 0-1, ae: 0-6)"},
-    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of each extra hidden layer (depth >= 1)"},
-    {"name": "latent_dim", "type": int, "default": 100, "help": "size of the latent space (the encodings)"},
-    {"name": "kappa", "type": float, "default": 1.0, "help": "KL warm-up: beta grows by kappa per epoch up to 1"},
+     "help": "extra hidden layers between input and latent space, mirrored in the decoder (vae: 0-1, ae: 0-6)",
+     "domain": Domain(0)},  # the depths of each model_type are checked by _check_depth
+    {"name": "hidden_dim", "type": int, "default": 300, "help": "units of each extra hidden layer (depth >= 1)",
+     "domain": Domain(1)},
+    {"name": "latent_dim", "type": int, "default": 100, "help": "size of the latent space (the encodings)",
+     "domain": Domain(1)},
+    {"name": "kappa", "type": float, "default": 1.0, "help": "KL warm-up: beta grows by kappa per epoch up to 1",
+     "domain": Domain(0, math.inf, low_open=True)},
     {"name": "kl_mode", "type": str, "default": "warmup", "choices": KL_MODES,
      "help": "warmup: beta warms up to 1 as intended; faithful: beta stays 0 as in the published code"},
-    {"name": "learning_rate", "type": float, "default": 0.0005, "help": "optimizer learning rate"},
+    {"name": "learning_rate", "type": float, "default": 0.0005, "help": "optimizer learning rate",
+     "domain": Domain(0, math.inf, low_open=True)},
     {"name": "log10_learning_rate", "type": float, "default": None,
-     "help": "when set, learning_rate = 10 ** this (takes precedence over learning_rate; what mlrMBO searches)"},
+     "help": "when set, learning_rate = 10 ** this (takes precedence over learning_rate; what mlrMBO searches)",
+     "domain": Domain(-30, 30)},  # given, learning_rate = 10 ** value
     {"name": "log10_kappa", "type": float, "default": None,
-     "help": "when set, kappa = 10 ** this (takes precedence over kappa; what mlrMBO searches)"},
-    {"name": "batch_size", "type": int, "default": 50, "help": "samples per training step"},
+     "help": "when set, kappa = 10 ** this (takes precedence over kappa; what mlrMBO searches)",
+     "domain": Domain(-30, 30)},  # given, kappa = 10 ** value
+    {"name": "batch_size", "type": int, "default": 50, "help": "samples per training step",
+     "domain": Domain(1)},
     {"name": "epochs", "type": int, "default": 100,
-     "help": "passes over the training samples (the maximum when early_stop is on)"},
+     "help": "passes over the training samples (the maximum when early_stop is on)",
+     "domain": Domain(1)},
     {"name": "optimizer", "type": str, "default": "adam", "choices": OPTIMIZERS, "help": "Keras optimizer"},
     {"name": "loss", "type": str, "default": "binary_crossentropy", "choices": LOSSES,
      "help": "reconstruction loss; binary_crossentropy needs values in [0, 1]"},
-    {"name": "noise", "type": float, "default": 0.05, "help": "ADAGE: fraction of inputs dropped (denoising)"},
-    {"name": "sparsity", "type": float, "default": 0.0, "help": "ADAGE: L1 activity penalty on the encodings"},
+    {"name": "noise", "type": float, "default": 0.05, "help": "ADAGE: fraction of inputs dropped (denoising)",
+     "domain": Domain(0, 1, high_open=True)},  # a dropout rate of 1 would drop every input
+    {"name": "sparsity", "type": float, "default": 0.0, "help": "ADAGE: L1 activity penalty on the encodings",
+     "domain": Domain(0, math.inf)},
     {"name": "tied_weights", "type": candle.str2bool, "default": False,
      "help": "ADAGE: decoder reuses the transposed encoder weights"},
-    {"name": "val_split", "type": float, "default": 0.1, "help": "fraction of samples held out for validation"},
-    {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights"},
+    {"name": "val_split", "type": float, "default": 0.1, "help": "fraction of samples held out for validation",
+     "domain": Domain(0, 1, low_open=True, high_open=True)},
+    {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights",
+     "domain": Domain(0, SEED_MAX)},
     # Training to convergence (CANDLE names)
     {"name": "early_stop", "type": candle.str2bool, "default": False,
      "help": "stop when val_loss has not improved for patience epochs (never during KL warm-up) and keep the "
              "best epoch's weights"},
     {"name": "patience", "type": int, "default": 10,
-     "help": "early_stop: epochs without improvement before stopping; reduce_lr waits half as long"},
+     "help": "early_stop: epochs without improvement before stopping; reduce_lr waits half as long",
+     "domain": Domain(1)},
     {"name": "min_delta", "type": float, "default": 0.0,
-     "help": "smallest fall of val_loss that counts as an improvement (early_stop, reduce_lr)"},
+     "help": "smallest fall of val_loss that counts as an improvement (early_stop, reduce_lr)",
+     "domain": Domain(0, math.inf)},
     {"name": "reduce_lr", "type": candle.str2bool, "default": False,
      "help": "halve the learning rate when val_loss has not improved for max(1, patience // 2) epochs"},
     # Data
@@ -90,15 +148,18 @@ additional_definitions = [
      "help": "clinical table (TSV, sample ids in the first column) to go with a user data file"},
     {"name": "data_url", "type": str, "default": "https://zenodo.org/record/56735/files/gbm_classifier_data.tar.gz",
      "help": "URL of the raw TCGA expression archive"},
-    {"name": "synthetic_samples", "type": int, "default": 2000, "help": "samples of the synthetic data set"},
-    {"name": "synthetic_genes", "type": int, "default": 1000, "help": "genes of the synthetic data set"},
+    {"name": "synthetic_samples", "type": int, "default": 2000, "help": "samples of the synthetic data set",
+     "domain": Domain(20)},
+    {"name": "synthetic_genes", "type": int, "default": 1000, "help": "genes of the synthetic data set",
+     "domain": Domain(MIN_SYNTHETIC_GENES)},  # the planted gene programs plus a few unnamed genes
     # Outputs and run control
     {"name": "output_dir", "type": str, "default": "",
      "help": "folder for this run's outputs; empty means Output/<experiment_id>/<run_id>"},
     {"name": "experiment_id", "type": str, "default": "EXP000", "help": "experiment name (CANDLE)"},
     {"name": "run_id", "type": str, "default": "RUN000", "help": "run name within the experiment (CANDLE)"},
     {"name": "timeout", "type": int, "default": -1,
-     "help": "seconds after which training stops cleanly and saves; -1 means no limit (0 is refused)"},
+     "help": "seconds after which training stops cleanly and saves; -1 means no limit (0 is refused)",
+     "domain": Domain(1, special=((-1, "no limit"),))},  # 0 s would stop before the first epoch
     {"name": "verbose", "type": candle.str2bool, "default": True, "help": "print a progress line per epoch"},
     {"name": "save_model", "type": candle.str2bool, "default": True,
      "help": "save the trained encoder and decoder as .keras files"},
@@ -112,7 +173,8 @@ additional_definitions = [
     {"name": "clinical_sha256", "type": str, "default": "",
      "help": "expected sha256 of the clinical samples.tsv; '' = not checked (the computed digest is logged)"},
     {"name": "num_genes", "type": int, "default": 5000,
-     "help": "TCGA and your own TSV: keep this many most variable genes (a TSV with fewer keeps all)"},
+     "help": "TCGA and your own TSV: keep this many most variable genes (a TSV with fewer keeps all)",
+     "domain": Domain(1)},
     {"name": "gene_selection", "type": str, "default": "mean_absolute_deviation", "choices": GENE_SELECTIONS,
      "help": "TCGA and your own TSV: rank genes by mean (original code) or median (paper) absolute deviation"},
     {"name": "scaling", "type": str, "default": "auto", "choices": SCALINGS,
@@ -124,7 +186,8 @@ additional_definitions = [
     {"name": "activation", "type": str, "default": "tanh", "choices": ACTIVATIONS,
      "help": "ae: activation of the hidden layers; 'linear' also makes the output linear (PCA-like with mse)"},
     {"name": "toy_samples", "type": int, "default": 1000,
-     "help": "samples of the 3-gene toy data set (data_source toy)"},
+     "help": "samples of the 3-gene toy data set (data_source toy)",
+     "domain": Domain(10)},
     {"name": "toy_variant", "type": str, "default": "binary", "choices": TOY_VARIANTS,
      "help": "toy data: binary (gene3 = gene1 AND gene2, coin flips) or continuous (genes 1, 2 ~ U(0, 1), "
              "gene3 = gene1 x gene2; intrinsic dimension 2, used by the latent-size search)"},
@@ -133,17 +196,21 @@ additional_definitions = [
      "help": "none: train once; random/bayesian/hyperband/grid: KerasTuner search; sklearn: linear baselines"},
     {"name": "search_space", "type": str, "default": "tybalt_bayesian",
      "help": "search-space YAML: a name in workflows/ or a path"},
-    {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most"},
+    {"name": "max_trials", "type": int, "default": 10, "help": "trials a KerasTuner search runs at most",
+     "domain": Domain(1)},
     {"name": "executions_per_trial", "type": int, "default": 1,
-     "help": "trainings per trial, averaged (reduces the noise of the objective)"},
+     "help": "trainings per trial, averaged (reduces the noise of the objective)",
+     "domain": Domain(1)},
     # Reliability: checkpoint/resume (CANDLE ckpt_* names) and overwrite protection
     {"name": "ckpt_restart_mode", "type": str, "default": "auto", "choices": RESTART_MODES,
      "help": "auto: resume from the latest checkpoint if there is one; required: fail without one; off: start afresh"},
     {"name": "ckpt_directory", "type": str, "default": "",
      "help": "folder for checkpoints; empty means 'ckpt' inside the run's output folder"},
     {"name": "ckpt_save_interval", "type": int, "default": 1,
-     "help": "write a checkpoint every this many epochs (and when the time limit stops training); 0 = never"},
-    {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep"},
+     "help": "write a checkpoint every this many epochs (and when the time limit stops training); 0 = never",
+     "domain": Domain(0)},
+    {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep",
+     "domain": Domain(1)},
     {"name": "overwrite", "type": candle.str2bool, "default": False,
      "help": "allow replacing the results of a finished run in output_dir"},
     # Analysis (issue 5): signal report, baselines, tSNE, encoding new samples
@@ -151,7 +218,8 @@ additional_definitions = [
      "help": "after training, write the signal report, gene weights, baseline comparison and report.md"},
     {"name": "tsne", "type": candle.str2bool, "default": False,
      "help": "after training, write tSNE maps of the input and of the encodings (tsne.png)"},
-    {"name": "perplexity", "type": float, "default": 20.0, "help": "tSNE perplexity"},
+    {"name": "perplexity", "type": float, "default": 20.0, "help": "tSNE perplexity",
+     "domain": Domain(0, math.inf, low_open=True)},
     {"name": "encode_data", "type": str, "default": "",
      "help": "samples x genes TSV to encode with the saved encoder of model_dir (no training)"},
     {"name": "model_dir", "type": str, "default": "",
@@ -162,7 +230,8 @@ additional_definitions = [
     {"name": "jit_compile", "type": str, "default": "auto", "choices": JIT_COMPILE_CHOICES,
      "help": "compile the train step with XLA: true, false, or auto (vae, batch <= 200, 1000+ steps: as measured)"},
     {"name": "steps_per_execution", "type": int, "default": 20,
-     "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)"},
+     "help": "training steps run per call into TensorFlow (fewer Python round trips; same results)",
+     "domain": Domain(1)},
     # Devices (issue 17)
     {"name": "gpus", "type": gpu_index, "nargs": "*", "default": [],
      "help": "indices of the GPUs to use among the visible ones (CUDA_VISIBLE_DEVICES decides which are visible); "
@@ -171,6 +240,11 @@ additional_definitions = [
      "help": "float16 compute with float32 weights, loss and output: true, false, or auto (on for GPUs of "
              "compute capability 7.0+, off on the CPU)"},
 ]
+
+# CANDLE's definitions: the table without the domains (name, type, default, help, choices, nargs)
+additional_definitions = [{key: value for key, value in row.items() if key != "domain"} for row in PARAMETER_TABLE]
+# name -> the numbers it may take; every int and float parameter has one (a test checks it)
+DOMAINS: dict[str, Domain] = {row["name"]: row["domain"] for row in PARAMETER_TABLE if "domain" in row}
 
 required = {"model_type", "latent_dim", "epochs", "batch_size", "learning_rate", "data_source"}
 

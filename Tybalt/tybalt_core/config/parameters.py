@@ -9,55 +9,15 @@ from __future__ import annotations
 import argparse
 import math
 import os
-from dataclasses import dataclass
 from typing import Any
 
 from tybalt_core.config import definitions
+from tybalt_core.config.definitions import DOMAINS, Domain
 from tybalt_core.common.errors import TybaltInputError, shown
-from tybalt_core.data.synthetic_data import MIN_SYNTHETIC_GENES
 from tybalt_core.data.toy_data import TOY_GENES
 
 DEFINITIONS = definitions.DEFINITIONS
-
-INT32_MAX = 2**31 - 1  # TensorFlow sizes and counters are 32-bit
-SEED_MAX = 2**32 - 1  # NumPy's seeds
 GENERATOR_BYTES_PER_VALUE = 41  # peak memory of make_synthetic_data per value (measured at 20,000 x 1,000)
-
-
-@dataclass(frozen=True)
-class Domain:
-    """The values a numeric parameter may take: [low, high] (either end open), plus special values with a meaning.
-
-    Every domain is finite: NaN and infinity are refused for every parameter.
-    """
-
-    low: float
-    high: float = INT32_MAX
-    low_open: bool = False
-    high_open: bool = False
-    special: tuple[tuple[float, str], ...] = ()
-
-    def contains(self, value: float) -> bool:
-        """True when ``value`` is allowed (NaN never is)."""
-        if any(value == special for special, _ in self.special):
-            return True
-        above_low = value > self.low if self.low_open else value >= self.low
-        below_high = value < self.high if self.high_open else value <= self.high
-        return above_low and below_high
-
-    def describe(self) -> str:
-        """The domain in words, e.g. 'greater than 0 and below 1'."""
-        low = f"greater than {_number(self.low)}" if self.low_open else f"at least {_number(self.low)}"
-        high = "" if math.isinf(self.high) else (
-            f" and below {_number(self.high)}" if self.high_open else f" and at most {_number(self.high)}")
-        specials = "".join(f", or {_number(value)} ({meaning})" for value, meaning in self.special)
-        return low + high + specials
-
-
-def _number(value: float) -> str:
-    """A bound as written by a person: 1, 0.5, 2147483647 (not 2.14748e+09)."""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
 
 # log10_<name> -> name: set, it gives name = 10 ** value and takes precedence over name. mlrMBO searches these,
 # because the Supervisor's toJSON keeps 4 decimals (a learning rate of 0.000747 would arrive as 0.0007).
@@ -68,37 +28,6 @@ LOG10_PARAMETERS = {name: name[len(LOG10_PREFIX):] for name in DEFINITIONS if na
 DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}
 
 RUN_NAMES = ("experiment_id", "run_id")
-
-# Every int and float parameter of definitions.additional_definitions has its domain here (a test checks it).
-DOMAINS: dict[str, Domain] = {
-    "depth": Domain(0),  # the depths of each model_type are checked by _check_depth
-    "hidden_dim": Domain(1),
-    "latent_dim": Domain(1),
-    "kappa": Domain(0, math.inf, low_open=True),
-    "learning_rate": Domain(0, math.inf, low_open=True),
-    "log10_learning_rate": Domain(-30, 30),  # given, learning_rate = 10 ** value
-    "log10_kappa": Domain(-30, 30),  # given, kappa = 10 ** value
-    "batch_size": Domain(1),
-    "epochs": Domain(1),
-    "noise": Domain(0, 1, high_open=True),  # a dropout rate of 1 would drop every input
-    "sparsity": Domain(0, math.inf),
-    "val_split": Domain(0, 1, low_open=True, high_open=True),
-    "rng_seed": Domain(0, SEED_MAX),
-    "synthetic_samples": Domain(20),
-    "synthetic_genes": Domain(MIN_SYNTHETIC_GENES),  # the planted gene programs plus a few unnamed genes
-    "timeout": Domain(1, special=((-1, "no limit"),)),  # 0 s would stop before the first epoch
-    "num_genes": Domain(1),
-    "toy_samples": Domain(10),
-    "max_trials": Domain(1),
-    "executions_per_trial": Domain(1),
-    "ckpt_save_interval": Domain(0),
-    "ckpt_keep_limit": Domain(1),
-    "perplexity": Domain(0, math.inf, low_open=True),
-    "steps_per_execution": Domain(1),
-    "patience": Domain(1),
-    "min_delta": Domain(0, math.inf),
-}
-
 
 def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``params`` with declared parameters converted to their types; raise on bad values."""
