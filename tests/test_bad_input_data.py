@@ -368,12 +368,13 @@ LOAD_AS_A_TRIAL_DOES = textwrap.dedent("""
     import tybalt_baseline_keras2
     from tybalt_core.run import trial
     from tybalt_core.config.parameters import check_parameters
+    from tybalt_core.config.settings import DataSettings
     params = check_parameters(tybalt_baseline_keras2.initialize_parameters(argv=[
         "--data_source", "synthetic", "--data_dir", {data_dir!r}, "--synthetic_samples", "300",
         "--synthetic_genes", "80", "--latent_dim", "4"]))
     while not os.path.exists({go!r}):
         time.sleep(0.005)
-    dataset, train_rows, val_rows = trial.load_data(params)
+    dataset, train_rows, val_rows = trial.load_data(DataSettings.from_params(params))
     digest = hashlib.sha256()
     for part in (dataset.values[train_rows], dataset.values[val_rows]):
         digest.update(part.tobytes())

@@ -20,6 +20,7 @@ from tybalt_core.common import outputs
 from tybalt_core.run import run_state
 from tybalt_core.data.expression import ExpressionData
 from tybalt_core.config.parameters import check_model_fits_data
+from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 
 if TYPE_CHECKING:
     from tybalt_core.train.resumable_training import TrainingResult
@@ -50,9 +51,9 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
     ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
     checkpointing.check_restart(ckpt)
-    dataset, train_rows, val_rows = load_data(params)
-    check_model_fits_data(params["latent_dim"], dataset.n_genes, len(train_rows), len(val_rows),
-                          params["data_source"])
+    model, training = ModelSettings.from_params(params), TrainingSettings.from_params(params)
+    dataset, train_rows, val_rows = load_data(DataSettings.from_params(params))
+    check_model_fits_data(model.latent_dim, dataset.n_genes, len(train_rows), len(val_rows), params["data_source"])
 
     from tybalt_core.models.tensorflow_setup import set_up_tensorflow
 
@@ -62,24 +63,24 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     from tybalt_core.models.backend import configure_devices, keras
     from tybalt_core.train.training import set_seed
 
-    configure_devices(params["gpus"])  # before TensorFlow runs anything
+    configure_devices(model.gpus)  # before TensorFlow runs anything
     keras.backend.clear_session()
-    set_seed(params["rng_seed"])
+    set_seed(training.rng_seed)
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
-    autoencoder = build_model(params, dataset.n_genes, len(train_rows))
+    autoencoder = build_model(model, training, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
     outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
                                                       resumed_after_epoch=resume.epochs_done))
-    logger.info("training %s on %d samples x %d genes; outputs in %s", params["model_type"], len(train_rows),
+    logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
     result = resumable_training.fit_resumable(
-        autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=params["epochs"],
-        early_stop=params["early_stop"], reduce_lr=params["reduce_lr"], patience=params["patience"],
-        min_delta=params["min_delta"], batch_size=params["batch_size"], kappa=params["kappa"],
-        kl_mode=params["kl_mode"], timeout=params["timeout"], verbose=params["verbose"])
+        autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=training.epochs,
+        early_stop=training.early_stop, reduce_lr=training.reduce_lr, patience=training.patience,
+        min_delta=training.min_delta, batch_size=training.batch_size, kappa=training.kappa,
+        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose)
     history = result.history
 
-    status = run_state.training_status(history.history, params["epochs"], result.converged)
+    status = run_state.training_status(history.history, training.epochs, result.converged)
     if status == run_state.DIVERGED:
         return record_divergence(folder, params, history)
     from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder
@@ -88,8 +89,9 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     encodings = apply_in_batches(autoencoder.encoder, matrix)
     write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
     outcome = training_outcome(params, status, result)
-    if params["analyze"] or params["tsne"]:
-        analyze(folder, params, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
+    analysis = AnalysisSettings.from_params(params)
+    if analysis.analyze or analysis.tsne:
+        analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
                 outcome["convergence"])
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
                                                       **outcome))
@@ -113,53 +115,51 @@ def training_outcome(params: dict[str, Any], status: str, result: TrainingResult
     return outcome
 
 
-def load_data(params: dict[str, Any]) -> tuple[ExpressionData, Any, Any]:
-    """The data set named by ``params`` and its train/validation row indices."""
+def load_data(settings: DataSettings) -> tuple[ExpressionData, Any, Any]:
+    """The data set ``settings`` name and its train/validation row indices."""
     from tybalt_core.data import expression
     from tybalt_core.data.labels import check_label_columns
     from tybalt_core.data.preprocessing import fit_user_preprocessing, is_user_file
-    from tybalt_core.data.tcga import TcgaOptions
 
-    source, needs_unit_range = params["data_source"], params["loss"] == "binary_crossentropy"
+    source, needs_unit_range = settings.data_source, settings.loss == "binary_crossentropy"
     user_file = is_user_file(source)
     dataset = expression.load_dataset(
-        source, params["data_dir"], train_data=params["train_data"],
-        clinical_data=params["clinical_data"], synthetic_samples=params["synthetic_samples"],
-        synthetic_genes=params["synthetic_genes"], toy_samples=params["toy_samples"],
-        toy_variant=params["toy_variant"], rng_seed=params["rng_seed"],
-        tcga_options=TcgaOptions.from_params(params) if source == "tcga" else None,
+        source, settings.data_dir, train_data=settings.train_data,
+        clinical_data=settings.clinical_data, synthetic_samples=settings.synthetic_samples,
+        synthetic_genes=settings.synthetic_genes, toy_samples=settings.toy_samples,
+        toy_variant=settings.toy_variant, rng_seed=settings.rng_seed,
+        tcga_options=settings.tcga,
         require_unit_range=needs_unit_range and not user_file)
-    check_label_columns(dataset.clinical, params["label_columns"], source)
-    train_rows, val_rows = expression.split_train_validation(len(dataset.sample_ids), params["val_split"],
-                                                        params["rng_seed"])
+    check_label_columns(dataset.clinical, settings.label_columns, source)
+    train_rows, val_rows = expression.split_train_validation(len(dataset.sample_ids), settings.val_split,
+                                                             settings.rng_seed)
     if user_file:
-        dataset = fit_user_preprocessing(dataset, train_rows, params["num_genes"], params["gene_selection"],
-                                         params["scaling"])
+        dataset = fit_user_preprocessing(dataset, train_rows, settings.num_genes, settings.gene_selection,
+                                         settings.scaling)
         expression.check_values(dataset.values, source, needs_unit_range)
     return dataset, train_rows, val_rows
 
 
-def build_model(params: dict[str, Any], n_genes: int, n_train: int):
-    """The compiled autoencoder ``params`` describe, for ``n_genes`` inputs and ``n_train`` training samples,
+def build_model(model: ModelSettings, training: TrainingSettings, n_genes: int, n_train: int):
+    """The compiled autoencoder ``model`` describes, for ``n_genes`` inputs and ``n_train`` training samples,
     in mixed precision where ``mixed_precision`` resolves on for the devices in use."""
     from tybalt_core.models.backend import configure_devices, dtype_policy, resolve_mixed_precision
     from tybalt_core.models.autoencoders import build_autoencoder
     from tybalt_core.train.training import compile_autoencoder, resolve_jit_compile
 
-    devices = configure_devices(params["gpus"])
-    mixed_precision = resolve_mixed_precision(params["mixed_precision"], devices)
+    devices = configure_devices(model.gpus)
+    mixed_precision = resolve_mixed_precision(model.mixed_precision, devices)
     if mixed_precision:
         logger.info("mixed precision on: float16 compute, float32 weights, loss and outputs")
-    jit_compile = resolve_jit_compile(params["jit_compile"], params["model_type"], epochs=params["epochs"],
-                                      n_train=n_train, batch_size=params["batch_size"], on_gpu=devices.uses_gpu)
+    jit_compile = resolve_jit_compile(model.jit_compile, model.model_type, epochs=training.epochs,
+                                      n_train=n_train, batch_size=training.batch_size, on_gpu=devices.uses_gpu)
     with dtype_policy(mixed_precision):
         autoencoder = build_autoencoder(
-            params["model_type"], n_genes, params["latent_dim"], depth=params["depth"],
-            hidden_dim=params["hidden_dim"], loss=params["loss"], noise=params["noise"], sparsity=params["sparsity"],
-            tied_weights=params["tied_weights"], activation=params["activation"])
-        compile_autoencoder(autoencoder, optimizer=params["optimizer"], learning_rate=params["learning_rate"],
-                            loss=params["loss"], jit_compile=jit_compile,
-                            steps_per_execution=params["steps_per_execution"])
+            model.model_type, n_genes, model.latent_dim, depth=model.depth, hidden_dim=model.hidden_dim,
+            loss=model.loss, noise=model.noise, sparsity=model.sparsity, tied_weights=model.tied_weights,
+            activation=model.activation)
+        compile_autoencoder(autoencoder, optimizer=model.optimizer, learning_rate=model.learning_rate,
+                            loss=model.loss, jit_compile=jit_compile, steps_per_execution=model.steps_per_execution)
     return autoencoder
 
 
@@ -185,14 +185,14 @@ def write_trained_model(folder: str, params: dict[str, Any], dataset: Expression
     outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
 
 
-def analyze(folder: str, params: dict[str, Any], dataset: ExpressionData, encoder, decoder, encodings,
+def analyze(folder: str, settings: AnalysisSettings, dataset: ExpressionData, encoder, decoder, encodings,
             train_rows, val_rows, convergence: str = "") -> None:
-    """The signal report, baselines and tSNE the parameters ask for (see analysis.py)."""
+    """The signal report, baselines and tSNE ``settings`` ask for (see analysis/report.py)."""
     from tybalt_core.analysis.report import analyze_run
 
-    analyze_run(folder, dataset, encoder, decoder, encodings, train_rows, val_rows, model_name=params["model_type"],
-                analyze=params["analyze"], tsne=params["tsne"], perplexity=params["perplexity"],
-                seed=params["rng_seed"], label_columns=params["label_columns"], convergence=convergence)
+    analyze_run(folder, dataset, encoder, decoder, encodings, train_rows, val_rows, model_name=settings.model_type,
+                analyze=settings.analyze, tsne=settings.tsne, perplexity=settings.perplexity,
+                seed=settings.rng_seed, label_columns=settings.label_columns, convergence=convergence)
 
 
 def record_divergence(folder: str, params: dict[str, Any], history):

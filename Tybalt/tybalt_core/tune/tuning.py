@@ -31,6 +31,7 @@ from tybalt_core.common.atomic_files import write_table
 from tybalt_core.train.input_pipeline import shared_tensor
 from tybalt_core.models.backend import configure_devices, import_keras_tuner, tf
 from tybalt_core.config.parameters import check_parameters
+from tybalt_core.config.settings import DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.tune.search_space import SearchSpace, check_space_for_search, define_hyperparameters
 from tybalt_core.models.autoencoders import apply_in_batches
 from tybalt_core.train.training import build_convergence_monitor, set_seed, train
@@ -63,7 +64,7 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
 
 def _search_in_folder(folder: str, params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     """The search's steps, writing into ``folder`` (whose lock the caller holds)."""
-    dataset, train_rows, val_rows = load_data(params)
+    dataset, train_rows, val_rows = load_data(DataSettings.from_params(params))
     tuner = build_tuner(params, space, dataset.n_genes, len(train_rows), os.path.join(folder, "keras_tuner"))
     logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,
                 len(dataset.sample_ids), dataset.n_genes, folder)
@@ -112,7 +113,8 @@ class TybaltHyperModel(kt.HyperModel):
 
     def build(self, hp):
         p = self.trial_params(hp)
-        self.autoencoder = build_model(p, self.n_genes, self.n_train)
+        self.autoencoder = build_model(ModelSettings.from_params(p), TrainingSettings.from_params(p), self.n_genes,
+                                       self.n_train)
         # KerasTuner saves the best epoch's weights; the subclassed VAE has weights only once it has been called.
         self.autoencoder.model(np.zeros((1, self.n_genes), dtype="float32"))
         return self.autoencoder.model
