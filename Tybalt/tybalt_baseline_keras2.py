@@ -14,12 +14,12 @@ import sys
 from typing import Any, Iterator
 
 import tybalt
-from tybalt_core.config.candle_layer import USING_REAL_CANDLE, candle
 from tybalt_core.common.cli import run_command
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.common.user_files import require_file
+from tybalt_core.config.candle_layer import USING_REAL_CANDLE, candle
 from tybalt_core.config.parameters import check_parameters
 from tybalt_core.models.tensorflow_setup import set_up_tensorflow
-from tybalt_core.common.user_files import require_file
 
 logger = logging.getLogger("tybalt")
 

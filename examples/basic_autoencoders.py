@@ -138,8 +138,9 @@ def run_searches(output_dir: str) -> None:
         print(f"best of {space}: val_loss {history.history['val_loss'][-1]:.2e} at {searched}")
 
 
-def parse_arguments() -> argparse.Namespace:
-    """Command-line settings; the defaults make the linear autoencoder converge to the PCA solution."""
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line settings (``argv``, else sys.argv); the defaults make the linear autoencoder converge to the PCA
+    solution."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=int, default=2000, help="toy samples (4 balanced patterns)")
     parser.add_argument("--epochs", type=int, default=10, help="training epochs of each autoencoder")
@@ -148,13 +149,13 @@ def parse_arguments() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=123, help="seed of the data, the split and the weights")
     parser.add_argument("--output_dir", default=os.path.join("Output", "toy"), help="folder for toy_codes.png")
     parser.add_argument("--tune", action="store_true", help="also run the depth x width and latent-dim searches")
-    return parser.parse_args()
+    return parser.parse_args(argv)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Train the three methods on the same toy data, print the error table, save the code figure."""
     logging.basicConfig(level=logging.WARNING)
-    args = parse_arguments()
+    args = parse_arguments(argv)
     set_up_tensorflow()
     dataset = expression.load_dataset("toy", args.output_dir, toy_samples=args.samples, rng_seed=args.seed)
     train_rows, val_rows = expression.split_train_validation(len(dataset.sample_ids), 0.1, args.seed)

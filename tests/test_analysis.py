@@ -5,7 +5,6 @@ cancer-type kNN accuracy beside PCA and the raw input, tSNE maps and a two-panel
 import os
 import re
 import struct
-import sys
 
 import numpy as np
 import pandas as pd
@@ -25,9 +24,7 @@ def run_folder(tmp_path_factory):
     from tybalt_baseline_keras2 import initialize_parameters, run
 
     folder = str(tmp_path_factory.mktemp("analysis_run"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["null"])
-        params = initialize_parameters()
+    params = initialize_parameters(argv=[])
     params.update(synthetic_samples=N_SAMPLES, synthetic_genes=150, latent_dim=LATENT_DIM, epochs=80,
                   learning_rate=0.002,
                   verbose=False, analyze=True, tsne=True, output_dir=folder,
@@ -163,8 +160,8 @@ def test_signal_rows_give_the_group_an_encoding_is_higher_in_and_skip_tiny_group
 
 
 def test_depth_one_gene_weights_are_the_product_of_the_two_decoder_kernels():
-    from tybalt_core.models.autoencoders import build_vae
     from tybalt_core.analysis.signals import decoder_gene_weights
+    from tybalt_core.models.autoencoders import build_vae
 
     decoder = build_vae(n_genes=20, latent_dim=3, depth=1, hidden_dim=5).decoder
     hidden = decoder.get_layer("decoder_hidden").get_weights()[0]

@@ -96,7 +96,7 @@ def test_no_sys_path_or_sys_argv_edits_in_the_package_or_the_tests():
                 edits.append(f"{path}:{node.lineno} assigns sys.argv")
             if isinstance(node, ast.Call) and ast.unparse(node.func).startswith("sys.path."):
                 edits.append(f"{path}:{node.lineno} edits sys.path")
-        for marker in ("sys.path.insert", "sys.argv = "):  # also in the code that tests run in fresh processes
+        for marker in ("sys.path.insert", "sys.argv = ", '(sys, "argv"'):  # also code run in fresh processes
             if marker in source and path != __file__:
                 edits.append(f"{path}: {marker}")
     assert not edits, "\n".join(edits)

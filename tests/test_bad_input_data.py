@@ -20,13 +20,14 @@ import textwrap
 
 import numpy as np
 import pytest
+from test_bad_input import (GENES, VALID_TSV, Case, _renamed, assert_refused_touching_no_file,  # noqa: F401
+                            lambda_model, model)
 
-from tybalt_core.data import expression as data
-from tybalt_core.run import run_state
 from conftest import REPO, TYBALT_DIR, run_entry_point
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import LockHeld, exclusive_lock
-from test_bad_input import GENES, VALID_TSV, Case, _renamed, assert_refused_touching_no_file, lambda_model, model  # noqa: F401
+from tybalt_core.data import expression as data
+from tybalt_core.run import run_state
 
 ROWS = VALID_TSV.splitlines()
 HEADER = ROWS[0]

@@ -19,16 +19,15 @@ from dataclasses import dataclass, field
 import pandas as pd
 import pytest
 
-from tybalt_core.tune import hpo_results
 import tybalt
 import tybalt_baseline_keras2
-from tybalt_core.candle import upf_runner
-from tybalt_core.candle import workflow_files
+from conftest import TYBALT_DIR
+from tybalt_core.candle import upf_runner, workflow_files
 from tybalt_core.common.atomic_files import write_text
 from tybalt_core.common.cli import describe_os_error, run_command
-from conftest import TYBALT_DIR
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.config.parameters import DOMAINS, LOG10_PARAMETERS, check_parameters
+from tybalt_core.tune import hpo_results
 
 GENES = 6
 VALID_TSV = "sample\t" + "\t".join(f"G{j}" for j in range(GENES)) + "\n" + "".join(
@@ -301,19 +300,14 @@ def case_folder(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_bad_input_to_any_tool_exits_2_with_one_error_line_and_touches_no_file(name, case_folder, monkeypatch,
-                                                                               capsys, caplog):
+def test_bad_input_to_any_tool_exits_2_with_one_error_line_and_touches_no_file(name, case_folder, capsys, caplog):
     case = CASES[name]
     _make_files(case_folder, {"kept/notes.txt": "a file the user keeps\n", **case.files})
     before = _snapshot(case_folder)
     arguments = _arguments(case, case_folder)
 
     with pytest.raises(SystemExit) as stop:
-        if case.tool == "tybalt":
-            monkeypatch.setattr(sys, "argv", ["tybalt_baseline_keras2.py", *arguments])
-            tybalt_baseline_keras2.main()
-        else:
-            TOOLS[case.tool].main(arguments)
+        TOOLS[case.tool].main(arguments)
 
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()
@@ -354,8 +348,7 @@ def test_val_split_is_checked_against_synthetic_samples_only_for_generated_data(
 def test_relative_config_file_is_read_from_the_working_folder_first(tmp_path, monkeypatch):
     (tmp_path / tybalt.DEFAULT_MODEL_FILE).write_text("[Global_Params]\nepochs = 7\nlatent_dim = 5\n")
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr(sys, "argv", ["tybalt_baseline_keras2.py", "--config_file", tybalt.DEFAULT_MODEL_FILE])
-    params = tybalt_baseline_keras2.initialize_parameters()
+    params = tybalt_baseline_keras2.initialize_parameters(argv=["--config_file", tybalt.DEFAULT_MODEL_FILE])
     assert params["config_file"] == str(tmp_path / tybalt.DEFAULT_MODEL_FILE)
     assert (params["epochs"], params["latent_dim"]) == (7, 5)
 

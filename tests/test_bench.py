@@ -6,9 +6,8 @@ import os
 import subprocess
 import sys
 
-from conftest import REPO
-
 import report
+from conftest import REPO
 
 
 def test_quick_bench_writes_a_report_with_every_section(tmp_path):

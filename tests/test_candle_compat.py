@@ -4,8 +4,8 @@ import logging
 
 import pytest
 
-from tybalt_core.config import candle_compat
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config import candle_compat
 
 DEFINITIONS = [
     {"name": "epochs", "type": int, "default": 1, "help": "passes"},

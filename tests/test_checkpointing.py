@@ -19,12 +19,11 @@ def _entry_point_command(output_dir: str, data_dir: str, epochs: int) -> list[st
             "--kappa", str(KAPPA), "--ckpt_keep_limit", "2", "--output_dir", output_dir, "--data_dir", data_dir]
 
 
-def tiny_params(monkeypatch, data_dir: str, **overrides) -> dict:
+def tiny_params(data_dir: str, **overrides) -> dict:
     """The benchmark's parameters as the CANDLE Supervisor gets them (no flags), made tiny, with ``overrides``."""
     from tybalt_baseline_keras2 import initialize_parameters
 
-    monkeypatch.setattr(sys, "argv", ["null"])
-    params = initialize_parameters()
+    params = initialize_parameters(argv=[])
     params.update(synthetic_samples=600, synthetic_genes=300, latent_dim=8, verbose=False, data_dir=data_dir)
     params.update(overrides)
     return params
@@ -61,12 +60,11 @@ def _continuing_after_restore_matches_uninterrupted_training(folder: str) -> tup
 
     Returns the largest weight difference with the optimizer state restored and without it (the control).
     """
-    from tybalt_core.train.checkpointing import CheckpointSettings, save_checkpoint
     from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.models.backend import keras
+    from tybalt_core.train.checkpointing import CheckpointSettings, save_checkpoint
     from tybalt_core.train.resumable_training import KERAS_FLAVOUR, restore
     from tybalt_core.train.training import compile_autoencoder
-
-    from tybalt_core.models.backend import keras
 
     x = np.random.default_rng(0).random((120, 40), dtype=np.float32)
 
@@ -111,12 +109,12 @@ def test_restored_optimizer_state_continues_training_exactly_under_tf_keras(tmp_
         assert json.load(handle)["keras"] == "tf_keras"
 
 
-def test_restart_modes_auto_resumes_and_off_starts_afresh_from_a_shared_checkpoint_folder(tmp_path, monkeypatch,
+def test_restart_modes_auto_resumes_and_off_starts_afresh_from_a_shared_checkpoint_folder(tmp_path,
                                                                                             shared_data_dir):
     from tybalt_baseline_keras2 import run
 
     def params(output: str, epochs: int, mode: str, seed: int = 123) -> dict:
-        return tiny_params(monkeypatch, shared_data_dir, epochs=epochs, output_dir=str(tmp_path / output),
+        return tiny_params(shared_data_dir, epochs=epochs, output_dir=str(tmp_path / output),
                            ckpt_directory=str(tmp_path / "ckpt"), ckpt_restart_mode=mode, rng_seed=seed)
 
     first = run(params("first", 2, "auto")).history
@@ -131,11 +129,11 @@ def test_restart_modes_auto_resumes_and_off_starts_afresh_from_a_shared_checkpoi
             assert json.load(handle)["resumed_after_epoch"] == after
 
 
-def test_run_whose_checkpoint_holds_every_epoch_returns_the_saved_history_without_training(tmp_path, monkeypatch,
+def test_run_whose_checkpoint_holds_every_epoch_returns_the_saved_history_without_training(tmp_path,
                                                                                            shared_data_dir):
     from tybalt_baseline_keras2 import run
 
-    params = tiny_params(monkeypatch, shared_data_dir, epochs=2, output_dir=str(tmp_path / "run"))
+    params = tiny_params(shared_data_dir, epochs=2, output_dir=str(tmp_path / "run"))
     first = run(params).history
     # Simulate a kill after the last checkpoint but before the outputs: no results, status still 'running'.
     for name in ("history.csv", "encoded_features.tsv", "encoder.keras", "decoder.keras", "loss.png"):
@@ -156,8 +154,8 @@ def test_run_whose_checkpoint_holds_every_epoch_returns_the_saved_history_withou
 
 @pytest.mark.parametrize("interval, keep, expected", [(1, 2, [3, 4]), (2, 5, [2, 4]), (0, 5, [])])
 def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, interval, keep, expected):
-    from tybalt_core.train.checkpointing import CheckpointSettings, Resume
     from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.checkpointing import CheckpointSettings, Resume
     from tybalt_core.train.resumable_training import fit_resumable
     from tybalt_core.train.training import compile_autoencoder
 
@@ -171,10 +169,11 @@ def test_save_interval_and_keep_limit_choose_which_checkpoints_remain(tmp_path, 
 
 
 def test_checkpoint_of_another_model_shape_or_keras_flavour_is_refused_with_the_fix(tmp_path):
-    from tybalt_core.train.checkpointing import CheckpointSettings, save_checkpoint
-    from tybalt_core.train.checkpointing import restore as restore_checkpoint
     from tybalt_core.common.errors import TybaltInputError
     from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.train.checkpointing import CheckpointSettings
+    from tybalt_core.train.checkpointing import restore as restore_checkpoint
+    from tybalt_core.train.checkpointing import save_checkpoint
     from tybalt_core.train.resumable_training import KERAS_FLAVOUR
     from tybalt_core.train.training import compile_autoencoder
 

@@ -56,9 +56,9 @@ def test_plateau_counts_epochs_without_an_improvement_beyond_min_delta_and_its_s
 
 def test_early_stopping_stops_and_the_saved_model_is_the_best_epochs(tiny_params, tmp_path):
     """The Supervisor's objective and the saved encoder/decoder are the kept epoch's, not the last one's."""
+    from tybalt_baseline_keras2 import run
     from tybalt_core.data.expression import split_train_validation, write_synthetic_files
     from tybalt_core.models.saved_models import load_saved_model
-    from tybalt_baseline_keras2 import run
 
     params = tiny_params("--model_type", "ae", "--loss", "mse", "--epochs", "20", "--batch_size", "64",
                          "--early_stop", "true", "--patience", "2", "--min_delta", NEVER_IMPROVES)
@@ -135,8 +135,9 @@ def test_early_stopping_and_reduce_lr_state_survive_a_kill_and_resume(tmp_path, 
 def test_kerastuner_scores_a_trial_by_the_val_loss_of_the_model_early_stopping_kept(tmp_path, shared_data_dir):
     """For a plain mse autoencoder, val_loss is the validation reconstruction MSE that the tuner measures on the
     model after the trial: they agree only if the kept (best) epoch's weights were put back."""
-    from tybalt_core.tune import hpo_results
     from test_tuning import search
+
+    from tybalt_core.tune import hpo_results
 
     space = tmp_path / "space.yaml"
     space.write_text("description: one trial\nparameters:\n  latent_dim: [4]\n")

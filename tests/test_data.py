@@ -8,8 +8,8 @@ import os
 import numpy as np
 import pytest
 
-from tybalt_core.data import expression as data
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.data import expression as data
 
 HEADER = "sample_id\tG1\tG2\tG3\n"
 

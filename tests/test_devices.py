@@ -10,8 +10,8 @@ import pytest
 
 from conftest import REPO, TINY_FLAGS, run_entry_point
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.models.backend import DeviceSetup, configure_devices, describe_devices, select_gpus
 from tybalt_core.config.parameters import check_parameters
+from tybalt_core.models.backend import DeviceSetup, configure_devices, describe_devices, select_gpus
 from tybalt_core.train.training import resolve_jit_compile
 
 H200 = DeviceSetup(requested=(1,), gpu_names=("GPU:1 NVIDIA H200",), compute_capabilities=((9, 0),))

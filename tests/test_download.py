@@ -7,10 +7,10 @@ import os
 import tarfile
 
 import pytest
-from local_http_server import LocalFileServer
 
-from tybalt_core.data.download import extract_tar, fetch
+from local_http_server import LocalFileServer
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.data.download import extract_tar, fetch
 
 PAYLOAD = bytes(range(256)) * 4000  # 1 MB, more than one read chunk
 

@@ -1,16 +1,14 @@
 """Encoding new samples with a saved encoder: same encodings as the run, genes aligned by name, clear errors."""
 
 import os
-import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tybalt_core.data.expression import write_synthetic_files
-
 from conftest import run_entry_point
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.data.expression import write_synthetic_files
 
 N_SAMPLES, N_GENES = 200, 100
 
@@ -22,9 +20,7 @@ def trained(tmp_path_factory):
 
     folder = str(tmp_path_factory.mktemp("encode_run"))
     data_dir = str(tmp_path_factory.mktemp("encode_data"))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["null"])
-        params = initialize_parameters()
+    params = initialize_parameters(argv=[])
     params.update(synthetic_samples=N_SAMPLES, synthetic_genes=N_GENES, latent_dim=4, epochs=1, verbose=False,
                   output_dir=folder, data_dir=data_dir)
     run(params)

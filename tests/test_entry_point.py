@@ -3,7 +3,6 @@
 import json
 import math
 import os
-import sys
 
 import pandas as pd
 
@@ -53,10 +52,9 @@ def test_supervisor_style_calls_work_from_another_folder_and_twice_in_one_proces
     instance = tmp_path / "instance"
     instance.mkdir()
     monkeypatch.chdir(instance)
-    monkeypatch.setattr(sys, "argv", ["null"])
     histories = []
     for run_number in (1, 2):
-        params = tybalt_baseline_keras2.initialize_parameters()
+        params = tybalt_baseline_keras2.initialize_parameters(argv=[])
         trial = {"epochs": 2, "synthetic_samples": 300, "synthetic_genes": 200, "latent_dim": "4",
                  "learning_rate": "0.001", "data_dir": shared_data_dir, "verbose": False,
                  "framework": "keras", "instance_directory": str(instance), "save": str(instance / "output"),
@@ -71,12 +69,11 @@ def test_supervisor_style_calls_work_from_another_folder_and_twice_in_one_proces
         assert pd.read_csv(run_folder / "encoded_features.tsv", sep="\t", index_col=0).shape == (300, 4)
 
 
-def test_absolute_default_model_path_is_accepted(monkeypatch, tmp_path):
+def test_absolute_default_model_path_is_accepted(tmp_path):
     import tybalt
     import tybalt_baseline_keras2
 
     custom = tmp_path / "custom_model.txt"
     text = open(os.path.join(tybalt.FILE_PATH, tybalt.DEFAULT_MODEL_FILE)).read()
     custom.write_text(text.replace("latent_dim = 100", "latent_dim = 42"))
-    monkeypatch.setattr(sys, "argv", ["null"])
-    assert tybalt_baseline_keras2.initialize_parameters(default_model=str(custom))["latent_dim"] == 42
+    assert tybalt_baseline_keras2.initialize_parameters(default_model=str(custom), argv=[])["latent_dim"] == 42

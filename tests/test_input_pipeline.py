@@ -4,8 +4,8 @@ becomes one tensor, sharing the cached memory map where TensorFlow can."""
 import numpy as np
 import pytest
 
-from tybalt_core.train.input_pipeline import autoencoder_batches, shared_tensor
 from tybalt_core.models.backend import tf
+from tybalt_core.train.input_pipeline import autoencoder_batches, shared_tensor
 
 
 def _rows_seen(dataset) -> list[list[int]]:

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from conftest import ENTRY_POINT, TINY_FLAGS
-from tybalt_core.models.backend import DeviceSetup, dtype_policy, keras, resolve_mixed_precision
-from tybalt_core.models.autoencoders import build_autoencoder
 from tybalt_baseline_keras2 import run
+from tybalt_core.models.autoencoders import build_autoencoder
+from tybalt_core.models.backend import DeviceSetup, dtype_policy, keras, resolve_mixed_precision
 
 CPU = DeviceSetup(requested=())
 RELATIVE_TOLERANCE = 0.01  # final val_loss, mixed vs float32, after 3 epochs of the tiny data

@@ -19,8 +19,8 @@ def _save_lambda_model(path: str) -> None:
 
 
 def test_encoder_saved_by_a_run_loads_and_predicts_the_same(tmp_path):
-    from tybalt_core.models.autoencoders import build_autoencoder
     from tybalt_core.common.outputs import save_models
+    from tybalt_core.models.autoencoders import build_autoencoder
     from tybalt_core.models.saved_models import load_saved_model
 
     autoencoder = build_autoencoder("vae", 20, 3)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from tybalt_core.models.backend import keras
 from tybalt_core.models.autoencoders import build_autoencoder, exportable_decoder
+from tybalt_core.models.backend import keras
 
 
 def dense_units(model):

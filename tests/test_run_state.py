@@ -6,10 +6,10 @@ import os
 
 import pandas as pd
 import pytest
+from test_checkpointing import tiny_params
 
 from conftest import run_entry_point
 from tybalt_core.common.errors import TybaltInputError
-from test_checkpointing import tiny_params
 
 
 def _record(folder) -> dict:

@@ -10,14 +10,14 @@ import tarfile
 import numpy as np
 import pandas as pd
 import pytest
+
+import tybalt
 from conftest import run_entry_point
 from local_http_server import LocalFileServer
-
-from tybalt_core.data import expression as data
-import tybalt
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.data.tcga import (GENE_SELECTIONS, SCALINGS, TcgaOptions, apply_gene_scaling, clean_expression, fit_gene_scaling,
-                  prepare_tcga, read_gene_table)
+from tybalt_core.data import expression as data
+from tybalt_core.data.tcga import (GENE_SELECTIONS, SCALINGS, TcgaOptions, apply_gene_scaling, clean_expression,
+                                   fit_gene_scaling, prepare_tcga, read_gene_table)
 
 N_TUMOURS, N_NORMALS, N_GENES = 70, 10, 300
 ARCHIVE = "records/56735/files/gbm_classifier_data.tar.gz"

@@ -12,13 +12,13 @@ import pytest
 import yaml
 
 from conftest import REPO, run_entry_point
-from tybalt_core.data.expression import load_dataset, split_train_validation
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.models.backend import keras
-from tybalt_core.models.autoencoders import build_autoencoder
 from tybalt_core.config.parameters import check_parameters
-from tybalt_core.tune.search_space import grid_points, load_search_space
+from tybalt_core.data.expression import load_dataset, split_train_validation
+from tybalt_core.models.autoencoders import build_autoencoder
+from tybalt_core.models.backend import keras
 from tybalt_core.train.training import compile_autoencoder, set_seed, train
+from tybalt_core.tune.search_space import grid_points, load_search_space
 
 EXAMPLE = os.path.join(REPO, "examples", "basic_autoencoders.py")
 # Settings under which the linear autoencoder reliably reaches the PCA solution in a few seconds.
@@ -195,8 +195,7 @@ def test_example_prints_the_error_table_and_saves_the_code_figure(tmp_path, monk
     example = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, spec.name, example)  # dataclasses look their module up there
     spec.loader.exec_module(example)
-    monkeypatch.setattr(sys, "argv", [EXAMPLE, "--samples", "200", "--epochs", "1", "--output_dir", str(tmp_path)])
-    example.main()
+    example.main(["--samples", "200", "--epochs", "1", "--output_dir", str(tmp_path)])
     row = re.compile(r"^(PCA|shallow linear AE|deep nonlinear AE) .*(\s+\d\.\d\de-\d\d){4}\s+\d+%$")
     assert len([line for line in capsys.readouterr().out.splitlines() if row.match(line)]) == 3
     assert (tmp_path / "toy_codes.png").stat().st_size > 10_000

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from conftest import TYBALT_DIR
-from tybalt_core.models.backend import keras
-from tybalt_core.models.autoencoders import build_autoencoder
 from tybalt_core.data.synthetic_data import make_synthetic_data
+from tybalt_core.models.autoencoders import build_autoencoder
+from tybalt_core.models.backend import keras
 from tybalt_core.train.training import KLWarmup, compile_autoencoder, resolve_jit_compile, set_seed, train
 
 EPOCHS = 4

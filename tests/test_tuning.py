@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
-from tybalt_core.tune import hpo_results
 from conftest import ENTRY_POINT
+from tybalt_core.tune import hpo_results
 
 SPACE = """description: tiny test space
 parameters:

@@ -7,10 +7,10 @@ import os
 import pandas as pd
 import pytest
 
-from tybalt_core.tune import hpo_results
-from tybalt_core.candle import upf_runner
 from conftest import REPO
+from tybalt_core.candle import upf_runner
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.tune import hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
 TINY = {"synthetic_samples": 300, "synthetic_genes": 200, "latent_dim": 4, "hidden_dim": 16, "epochs": 1,

@@ -2,7 +2,6 @@
 unchanged by --encode_data; the analysis reads your own clinical columns."""
 
 import os
-import sys
 
 import numpy as np
 import pandas as pd
@@ -41,9 +40,7 @@ def user_run(tmp_path_factory):
 
     inputs = str(tmp_path_factory.mktemp("user_inputs"))
     expression_path, clinical_path = write_user_files(inputs)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(sys, "argv", ["null"])
-        params = initialize_parameters()
+    params = initialize_parameters(argv=[])
     params.update(data_source=expression_path, clinical_data=clinical_path, num_genes=KEPT_GENES, scaling="minmax",
                   latent_dim=4, epochs=3, verbose=False, analyze=True,
                   output_dir=str(tmp_path_factory.mktemp("user_run")),

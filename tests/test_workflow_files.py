@@ -10,13 +10,12 @@ import subprocess
 
 import pytest
 
+import tybalt
 from conftest import REPO
+from tybalt_core.candle.workflow_files import WORKFLOWS_DIR, design_size, write_workflow_files
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.config.parameters import check_parameters
 from tybalt_core.tune.search_space import Discrete, load_search_space
-from tybalt_core.candle.workflow_files import WORKFLOWS_DIR, design_size, write_workflow_files
-
-import tybalt
 
 DEFINED = {d["name"] for d in tybalt.additional_definitions}
 

@@ -38,7 +38,8 @@ class TrainedAutoencoder:
         self.encoder, self.decoder = encoder, decoder
 
     def transform(self, values: np.ndarray) -> np.ndarray:
-        from tybalt_core.models.autoencoders import apply_in_batches  # imports TensorFlow, which the linear methods do not need
+        from tybalt_core.models.autoencoders import \
+            apply_in_batches  # imports TensorFlow, which the linear methods do not need
 
         return apply_in_batches(self.encoder, values)
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from tybalt_core.analysis.baselines import TrainedAutoencoder, comparison_table, fit_baselines
+from tybalt_core.analysis.embedding import plot_tsne_pair, tsne_frame, tsne_map
+from tybalt_core.analysis.signals import (best_per_attribute, clinical_comparisons, correlation_table,
+                                          decoder_gene_weights, plot_best_signals, signal_table, top_gene_table)
 from tybalt_core.common import outputs
 from tybalt_core.common.atomic_files import write_table, write_text
-from tybalt_core.analysis.baselines import TrainedAutoencoder, comparison_table, fit_baselines
 from tybalt_core.data.expression import ExpressionData
-from tybalt_core.analysis.embedding import plot_tsne_pair, tsne_frame, tsne_map
 from tybalt_core.data.labels import LabelPlan, knn_column, plan_labels
-from tybalt_core.analysis.signals import (best_per_attribute, clinical_comparisons, correlation_table, decoder_gene_weights,
-                     plot_best_signals, signal_table, top_gene_table)
 
 logger = logging.getLogger(__name__)
 

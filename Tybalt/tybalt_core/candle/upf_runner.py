@@ -18,11 +18,11 @@ import math
 import os
 from typing import Any
 
-from tybalt_core.config import definitions
 from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.config.parameters import check_parameters
 from tybalt_core.common.user_files import literal_or_text, read_text, require_writable_folder
+from tybalt_core.config import definitions
+from tybalt_core.config.parameters import check_parameters
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ import math
 import os
 from typing import Any, Iterable, Iterator
 
-from tybalt_core.config import definitions
 from tybalt_core.common.atomic_files import write_chunks
-from tybalt_core.config.candle_compat import read_config_file
 from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config import definitions
+from tybalt_core.config.candle_compat import read_config_file
 from tybalt_core.config.parameters import LOG10_PARAMETERS
 from tybalt_core.tune.search_space import WORKFLOWS_DIR, Discrete, Range, SearchSpace, grid_points, load_search_space
 

@@ -11,9 +11,9 @@ import math
 import os
 from typing import Any
 
+from tybalt_core.common.errors import TybaltInputError, shown
 from tybalt_core.config import definitions
 from tybalt_core.config.definitions import DOMAINS, Domain
-from tybalt_core.common.errors import TybaltInputError, shown
 from tybalt_core.data.toy_data import TOY_GENES
 
 DEFINITIONS = definitions.DEFINITIONS

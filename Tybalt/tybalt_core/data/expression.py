@@ -26,10 +26,10 @@ import pandas as pd
 from tybalt_core.common.atomic_files import replaced_atomically, write_table, write_text
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import producer_lock
+from tybalt_core.common.user_files import require_file
 from tybalt_core.data.synthetic_data import GENERATOR_VERSION, make_synthetic_data
 from tybalt_core.data.tcga import TcgaOptions, prepare_tcga
 from tybalt_core.data.toy_data import TOY_GENES, make_toy_values, toy_sample_ids
-from tybalt_core.common.user_files import require_file
 
 logger = logging.getLogger(__name__)
 

@@ -19,9 +19,9 @@ import numpy as np
 import pandas as pd
 
 from tybalt_core.common.atomic_files import write_table, write_text
+from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import producer_lock
 from tybalt_core.data.download import extract_tar, fetch
-from tybalt_core.common.errors import TybaltInputError
 
 logger = logging.getLogger(__name__)
 

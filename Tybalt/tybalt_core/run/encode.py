@@ -13,11 +13,11 @@ from collections import Counter
 import numpy as np
 
 from tybalt_core.common import outputs
-from tybalt_core.run import run_state
-from tybalt_core.data.expression import ExpressionData, check_values, load_expression_tsv
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.user_files import read_text, require_folder
+from tybalt_core.data.expression import ExpressionData, check_values, load_expression_tsv
 from tybalt_core.data.preprocessing import apply_gene_table, saved_gene_table
+from tybalt_core.run import run_state
 
 logger = logging.getLogger(__name__)
 

@@ -23,13 +23,13 @@ from contextlib import ExitStack, contextmanager
 from importlib import metadata
 from typing import Any, Iterator
 
-from tybalt_core.config import definitions
 from tybalt_core.common.atomic_files import remove_stale_temporaries
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import LockHeld, exclusive_lock
-from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE, PARAMS_FILE,
-                     read_json_object)
+from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE,
+                                        PARAMS_FILE, read_json_object)
 from tybalt_core.common.user_files import require_writable_folder
+from tybalt_core.config import definitions
 
 logger = logging.getLogger(__name__)
 

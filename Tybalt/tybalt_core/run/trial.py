@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from tybalt_core.train import checkpointing
 from tybalt_core.common import outputs
-from tybalt_core.run import run_state
-from tybalt_core.data.expression import ExpressionData
 from tybalt_core.config.parameters import check_model_fits_data
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
+from tybalt_core.data.expression import ExpressionData
+from tybalt_core.run import run_state
+from tybalt_core.train import checkpointing
 
 if TYPE_CHECKING:
     from tybalt_core.train.resumable_training import TrainingResult
@@ -58,9 +58,9 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     from tybalt_core.models.tensorflow_setup import set_up_tensorflow
 
     set_up_tensorflow()  # TensorFlow is imported from here on
+    from tybalt_core.models.backend import configure_devices, keras
     from tybalt_core.train import resumable_training
     from tybalt_core.train.input_pipeline import shared_tensor
-    from tybalt_core.models.backend import configure_devices, keras
     from tybalt_core.train.training import set_seed
 
     configure_devices(model.gpus)  # before TensorFlow runs anything
@@ -143,8 +143,8 @@ def load_data(settings: DataSettings) -> tuple[ExpressionData, Any, Any]:
 def build_model(model: ModelSettings, training: TrainingSettings, n_genes: int, n_train: int):
     """The compiled autoencoder ``model`` describes, for ``n_genes`` inputs and ``n_train`` training samples,
     in mixed precision where ``mixed_precision`` resolves on for the devices in use."""
-    from tybalt_core.models.backend import configure_devices, dtype_policy, resolve_mixed_precision
     from tybalt_core.models.autoencoders import build_autoencoder
+    from tybalt_core.models.backend import configure_devices, dtype_policy, resolve_mixed_precision
     from tybalt_core.train.training import compile_autoencoder, resolve_jit_compile
 
     devices = configure_devices(model.gpus)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tybalt_core.train.checkpointing import CheckpointSettings, Resume, save_checkpoint
-from tybalt_core.train.checkpointing import restore as restore_checkpoint
 from tybalt_core.models.backend import LEGACY_KERAS, keras, tf
+from tybalt_core.train.checkpointing import CheckpointSettings, Resume
+from tybalt_core.train.checkpointing import restore as restore_checkpoint
+from tybalt_core.train.checkpointing import save_checkpoint
 from tybalt_core.train.training import ConvergenceMonitor, build_convergence_monitor, first_comparable_epoch, train
 
 logger = logging.getLogger(__name__)

@@ -16,10 +16,10 @@ import time
 
 import numpy as np
 
+from tybalt_core.models.autoencoders import Autoencoder, TybaltVAE
+from tybalt_core.models.backend import custom_gradients_released, keras, tf
 from tybalt_core.train.convergence import Plateau
 from tybalt_core.train.input_pipeline import autoencoder_batches, shared_tensor
-from tybalt_core.models.backend import custom_gradients_released, keras, tf
-from tybalt_core.models.autoencoders import Autoencoder, TybaltVAE
 
 logger = logging.getLogger(__name__)
 

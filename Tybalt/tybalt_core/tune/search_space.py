@@ -29,10 +29,10 @@ from typing import Any, Iterator, Union
 
 import yaml
 
-from tybalt_core.config import definitions
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.config.parameters import check_parameters
 from tybalt_core.common.user_files import read_text, require_file
+from tybalt_core.config import definitions
+from tybalt_core.config.parameters import check_parameters
 
 WORKFLOWS_DIR = os.path.join(os.path.dirname(definitions.BENCHMARK_DIR), "workflows")
 TOP_LEVEL_KEYS = ("name", "description", "fixed", "parameters")

@@ -23,19 +23,19 @@ from typing import Any
 
 import numpy as np
 
-from tybalt_core.tune import hpo_results
 from tybalt_core.analysis.baselines import LINEAR_METHODS, iteration_limit_accepted, linear_method, reconstruction_mse
 from tybalt_core.common import outputs
-from tybalt_core.run import run_state
 from tybalt_core.common.atomic_files import write_table
-from tybalt_core.train.input_pipeline import shared_tensor
-from tybalt_core.models.backend import configure_devices, import_keras_tuner, tf
 from tybalt_core.config.parameters import check_parameters
 from tybalt_core.config.settings import DataSettings, ModelSettings, TrainingSettings
-from tybalt_core.tune.search_space import SearchSpace, check_space_for_search, define_hyperparameters
 from tybalt_core.models.autoencoders import apply_in_batches
-from tybalt_core.train.training import build_convergence_monitor, set_seed, train
+from tybalt_core.models.backend import configure_devices, import_keras_tuner, tf
+from tybalt_core.run import run_state
 from tybalt_core.run.trial import build_model, load_data
+from tybalt_core.train.input_pipeline import shared_tensor
+from tybalt_core.train.training import build_convergence_monitor, set_seed, train
+from tybalt_core.tune import hpo_results
+from tybalt_core.tune.search_space import SearchSpace, check_space_for_search, define_hyperparameters
 
 kt = import_keras_tuner()
 logger = logging.getLogger(__name__)
