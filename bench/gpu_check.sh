@@ -6,7 +6,7 @@
 #   SKIP_INSTALL=1 bench/gpu_check.sh    # .venv already holds the CUDA build
 # Takes ~10 min on one GPU plus the install. Afterwards commit bench/results.{json,md} and put $RESULTS/summary.md in
 # the README's performance section; the GPU rows say whether the 'auto' rules (training.py: XLA on a GPU;
-# keras_backend.py: mixed precision) match what was measured.
+# tybalt_core/models/backend.py: mixed precision) match what was measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RESULTS=${RESULTS:-bench/gpu_check}

@@ -9,7 +9,7 @@ GOAL_SPEEDUP, GOAL_LOAD_SPEEDUP, GOAL_OUTSIDE_FIT, GOAL_TSNE_SECONDS = 2.0, 50.0
 SECTIONS = ("## Machine", "## 1. Training speed", "## Optimisation gains", "## 2. Data load",
             "## 3. Per-trial overhead", "## 4. tSNE", "## 5. Peak memory", "## 6. GPU", "## Goal figures")
 NOT_MEASURED = "not measured (no GPU)"
-MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # keras_backend's 'auto' rule, repeated: the report imports no TensorFlow
+MIXED_PRECISION_MIN_CAPABILITY = (7, 0)  # models/backend.py's 'auto' rule, repeated: the report imports no TensorFlow
 
 
 def spread(values: list[float], digits: int = 2) -> str:
@@ -157,7 +157,7 @@ def _trials(figures: dict) -> list[str]:
     imports = trials["tensorflow_import_seconds"]
     return lines + ["", "'First step done' is logged after the first call into TensorFlow, i.e. after "
                     "`steps_per_execution` steps and the tracing of the step.", "",
-                    f"Importing TensorFlow and Keras alone (`import keras_backend` in a fresh process, {len(imports)} "
+                    f"Importing TensorFlow and Keras alone (`set_up_tensorflow()` in a fresh process, {len(imports)} "
                     f"runs) takes {spread(imports, 1)} s: part of every fresh-process trial's 'start → fit starts'. "
                     f"Without it, a fresh-process trial spends {100 * _fresh_outside_fit_without_import(figures):.0f}% "
                     "outside fit.", ""]
