@@ -211,3 +211,53 @@ def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, t
     assert len(table) == summary["trials"] == trials
     assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
     assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
+
+
+# Reading and plotting campaign results (no engine needed).
+
+def write_app_mode_trial(folder, run_id: str, learning_rate: float, result_text: str) -> None:
+    """An instance folder as app mode leaves it: model_runner's parameters.txt, model.sh's result.txt."""
+    folder.mkdir(parents=True)
+    (folder / "parameters.txt").write_text(f"[Global Params]\nlearning_rate={learning_rate}\nrun_id='{run_id}'\n"
+                                           "[Monitor Params]\ntimeout=-1\n")
+    (folder / "result.txt").write_text(result_text + "\n")
+
+
+def test_results_split_by_model_sh_are_read_as_the_numbers_they_were(tmp_path):
+    # model.sh's grep -Eo '[+-]?[0-9]+([.][0-9]+)?' turns 3.179433770128526e-05 into "3.179433770128526 -05".
+    write_app_mode_trial(tmp_path / "a", "a", 0.001, "3.179433770128526 -05")
+    write_app_mode_trial(tmp_path / "b", "b", 0.002, "1 -05")
+    write_app_mode_trial(tmp_path / "c", "c", 0.003, "0.5")
+    table, _ = hpo_results.read_campaign(str(tmp_path))
+    assert list(table["status"]) == [hpo_results.COMPLETED] * 3
+    assert list(table["objective"]) == [3.179433770128526e-05, 1e-05, 0.5]
+    assert hpo_results.best_trial(table)["trial_id"] == "b"
+
+
+def campaign_table(trials: int, failed_every: int) -> pd.DataFrame:
+    """A campaign of ``trials`` over a log-scaled learning rate and integer batch sizes; some trials failed."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for number in range(trials):
+        learning_rate = float(10 ** rng.uniform(math.log10(0.0005), math.log10(0.0025)))
+        failed = number % failed_every == failed_every - 1
+        rows.append({"trial_id": f"t{number:03d}", "learning_rate": learning_rate,
+                     "batch_size": int(rng.choice([50, 100, 128, 200])), "status": "FAILED" if failed else "COMPLETED",
+                     "objective": None if failed else 50 + 5 * abs(math.log10(learning_rate) + 3) + rng.normal()})
+    return hpo_results.results_table(rows, ["learning_rate", "batch_size"])
+
+
+def test_hpo_plot_stays_readable_at_hundreds_of_trials():
+    table = campaign_table(300, failed_every=20)
+    figure = hpo_results.results_figure(table, ["learning_rate", "batch_size"], "val_loss", "EXP300")
+    trials_axis, learning_rate_axis, batch_size_axis = figure.axes
+    lines = {line.get_label(): line for line in trials_axis.get_lines()}
+    objective = table["objective"].astype(float)
+    assert list(lines["best so far"].get_ydata()) == pytest.approx(list(objective.cummin()), nan_ok=True)
+    assert list(lines["failed"].get_xdata()) == [n + 1 for n in range(300) if n % 20 == 19]
+    figure.canvas.draw()
+    assert all(tick.get_text().lstrip("−-").isdigit() for tick in trials_axis.get_xticklabels() if tick.get_text())
+    assert learning_rate_axis.get_xscale() == "log" and batch_size_axis.get_xscale() == "linear"
+    assert all(float(t).is_integer() for t in batch_size_axis.get_xticks())
