@@ -261,3 +261,33 @@ def test_hpo_plot_stays_readable_at_hundreds_of_trials():
     assert all(tick.get_text().lstrip("−-").isdigit() for tick in trials_axis.get_xticklabels() if tick.get_text())
     assert learning_rate_axis.get_xscale() == "log" and batch_size_axis.get_xscale() == "linear"
     assert all(float(t).is_integer() for t in batch_size_axis.get_xticks())
+
+
+# Trials' working folders (no engine needed).
+
+def test_empty_run_folder_made_by_candle_lib_is_removed_and_a_used_one_kept(tmp_path, monkeypatch):
+    # Real candle_lib's finalize_parameters makes ./EXP000/RUN000 (output_dir '') before the trial's ids apply.
+    import tybalt_baseline_keras2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "EXP000" / "RUN000").mkdir(parents=True)
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "EXP000" / "RUN000"), "EXP000", "RUN000")
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "EXP001" / "RUN001").mkdir(parents=True)
+    (tmp_path / "EXP001" / "RUN001" / "history.csv").write_text("loss\n")
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "EXP001" / "RUN001"), "EXP001", "RUN001")
+    assert (tmp_path / "EXP001" / "RUN001" / "history.csv").exists()
+    (tmp_path / "mine").mkdir()
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "mine"), "EXP000", "RUN000")
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_initialize_parameters_leaves_the_working_folder_empty(tmp_path, monkeypatch):
+    # What a Supervisor trial does first, in its instance folder; the compat layer, like candle_lib with the fix
+    # above, leaves nothing behind.
+    import tybalt_baseline_keras2
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["null"])
+    params = tybalt_baseline_keras2.initialize_parameters()
+    assert params["output_dir"] == "" and os.listdir(tmp_path) == []
