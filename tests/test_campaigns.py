@@ -98,7 +98,7 @@ def upf_campaign(tmp_path_factory, model_file: str, trials: list[dict], model_im
     """A UPF campaign of ``trials`` (a .upf + its cfg-sys next to it), after running the good ones directly
     (which also makes the data once); returns (experiment folder, output, trials, id -> direct val_loss)."""
     folder = tmp_path_factory.mktemp(f"upf_{model_impl}")
-    direct = {t["id"]: direct_val_loss(model_file, t, str(folder / "direct")) for t in trials
+    direct = {t["id"]: direct_val_loss(model_file, t, str(folder / "direct" / t["id"])) for t in trials
               if t["id"] != "failing_trial"}
     upf = folder / "trials.upf"
     upf.write_text("".join(json.dumps(t) + "\n" for t in trials))
