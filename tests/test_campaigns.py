@@ -36,14 +36,19 @@ def missing_prerequisite() -> str:
     return check.stderr.strip() if check.returncode else ""
 
 
+def skip_or_fail(reason: str) -> None:
+    """Skip for a missing prerequisite, with what to install; fail instead under CI=true."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the campaign engine cannot be used: {reason}")
+    pytest.skip(f"campaign engine not available: {reason}")
+
+
 @pytest.fixture(scope="session")
 def campaign_engine() -> str:
     """The engine folder in the cache, built on first use; a missing prerequisite skips (fails with CI=true)."""
     reason = missing_prerequisite()
     if reason:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true and the campaign engine cannot be built: {reason}")
-        pytest.skip(f"campaign engine not available: {reason}")
+        skip_or_fail(reason)
     build = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=3600)
     assert build.returncode == 0, build.stdout[-3000:] + build.stderr[-3000:]
     return build.stdout.strip().splitlines()[-1]
@@ -291,3 +296,74 @@ def test_initialize_parameters_leaves_the_working_folder_empty(tmp_path, monkeyp
     monkeypatch.setattr(sys, "argv", ["null"])
     params = tybalt_baseline_keras2.initialize_parameters()
     assert params["output_dir"] == "" and os.listdir(tmp_path) == []
+
+
+# upf_runner.py against the Supervisor's own model_runner.py (needs only the vendored Supervisor tarball).
+
+PARITY_TRIALS = [{"id": "widths_as_text", "latent_dim": 2, "extra_widths": "16 8"},
+                 {"id": "diverging", "learning_rate": 1e6, "epochs": 3}]
+REAL_RUNNER = """
+import json, os, sys
+supervisor_python, campaign, trials = sys.argv[1:]
+sys.argv = ["python"]   # as model_py.swift's code template does
+sys.path.insert(0, supervisor_python)
+import model_runner
+for trial in json.loads(trials):
+    outdir = os.path.join(campaign, "run", trial["id"])   # as model_py.swift builds the map
+    os.makedirs(outdir)
+    hyper_parameter_map = dict(trial, framework="keras", save=outdir + "/output", instance_directory=outdir,
+                               model_name=os.environ["MODEL_NAME"], experiment_id="EXP_PARITY",
+                               run_id=trial["id"], timeout=-1)
+    model_runner.run_model(hyper_parameter_map)
+"""
+
+
+@pytest.fixture(scope="module")
+def supervisor_python(tmp_path_factory) -> str:
+    """workflows/common/python of the vendored Supervisor (model_runner.py, runner_utils.py), extracted."""
+    import glob
+    import tarfile
+
+    tarballs = glob.glob(os.path.join(os.environ.get("TYBALT_VENDOR_DIR", VENDOR), "Supervisor-*.tar.gz"))
+    if not tarballs:
+        skip_or_fail(f"no Supervisor-*.tar.gz in {VENDOR}: put the vendored Supervisor tarball there")
+    folder = tmp_path_factory.mktemp("supervisor")
+    with tarfile.open(tarballs[0]) as archive:
+        archive.extractall(folder, members=[m for m in archive.getmembers() if "/workflows/common/python/" in m.name],
+                           filter="data")
+    return glob.glob(str(folder / "*" / "workflows" / "common" / "python"))[0]
+
+
+@pytest.fixture(scope="module")
+def both_runners(supervisor_python, tiny_model_file, tmp_path_factory):
+    """The same trials through the real model_runner (subprocess) and through upf_runner: two campaign folders."""
+    import upf_runner
+
+    real, ours = tmp_path_factory.mktemp("real") / "EXP_PARITY", tmp_path_factory.mktemp("ours") / "EXP_PARITY"
+    env = {"MODEL_NAME": "tybalt", "MODEL_RETURN": "val_loss", "CANDLE_DEFAULT_MODEL_FILE": tiny_model_file}
+    run = subprocess.run([sys.executable, "-c", REAL_RUNNER, supervisor_python, str(real), json.dumps(PARITY_TRIALS)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **env, "PYTHONPATH": os.path.join(REPO, "Tybalt")})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    upf = ours.parent / "parity.upf"
+    upf.write_text("".join(json.dumps(t) + "\n" for t in PARITY_TRIALS))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        upf_runner.run_campaign(str(upf), str(ours))
+    return real, ours
+
+
+@pytest.mark.parametrize("trial_id", [t["id"] for t in PARITY_TRIALS])
+def test_upf_runner_writes_what_model_runner_writes(both_runners, trial_id):
+    real, ours = (folder / "run" / trial_id for folder in both_runners)
+    real_parameters = (real / "parameters.txt").read_text().replace(str(both_runners[0]), str(both_runners[1]))
+    assert (ours / "parameters.txt").read_text() == real_parameters
+    assert "model_name='tybalt'" in real_parameters
+    assert ("extra_widths=[16, 8]" in real_parameters) == (trial_id == "widths_as_text")
+    real_result, our_result = (float((folder / "result.txt").read_text()) for folder in (real, ours))
+    assert our_result == pytest.approx(real_result, rel=1e-5, nan_ok=True)
+    assert json.loads((ours / "history.txt").read_text()).keys() == json.loads((real / "history.txt").read_text()).keys()
+    markers = [(folder / "stop.marker").read_text() if (folder / "stop.marker").exists() else None
+               for folder in (real, ours)]
+    assert markers[0] == markers[1] and (markers[0] is not None) == (trial_id == "diverging")
