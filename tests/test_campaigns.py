@@ -367,3 +367,9 @@ def test_upf_runner_writes_what_model_runner_writes(both_runners, trial_id):
     markers = [(folder / "stop.marker").read_text() if (folder / "stop.marker").exists() else None
                for folder in (real, ours)]
     assert markers[0] == markers[1] and (markers[0] is not None) == (trial_id == "diverging")
+
+
+def test_launcher_names_a_missing_file_and_creates_nothing(tmp_path):
+    run = subprocess.run([LAUNCHER, "upf", "local", "missing.upf"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr == "tybalt: error: missing.upf does not exist\n"
+    assert os.listdir(tmp_path) == []

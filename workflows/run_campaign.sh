@@ -11,9 +11,11 @@
 #
 # Optional environment (defaults in brackets):
 #   CAMPAIGN_DIR [./Output/campaigns]   CANDLE_DATA_DIR [<CAMPAIGN_DIR>/data]   EXPID [next free EXPnnn]
-#   CANDLE_MODEL_IMPL [py: trials run in the workers' embedded Python; app: one `python3 model_runner.py` per trial]
+#   CANDLE_MODEL_IMPL [upf: app, one `python3 model_runner.py` process per trial (model.sh), so a failed trial
+#     only loses itself; mlrmbo: py, trials in the workers' embedded Python, results reach R unaltered (model.sh's
+#     regex splits numbers such as 3.2e-05). In py mode a trial that raises aborts the whole campaign.]
 #   CFG_SYS, CFG_PRM [the cfg-*.sh next to the file]   PROCS, BENCHMARK_TIMEOUT, ... [as in the cfg-*.sh]
-#   IGNORE_ERRORS [1: a failed trial gets NaN and the campaign goes on; 0: it aborts the campaign]
+#   IGNORE_ERRORS [1: in app mode a failed trial gets NaN and the campaign goes on; 0: it aborts the campaign]
 #   SH_TIMEOUT [BENCHMARK_TIMEOUT + 600 s, -1 when BENCHMARK_TIMEOUT is -1: app mode kills a hung trial]
 set -euo pipefail
 
@@ -114,7 +116,6 @@ export_campaign_defaults()
   local benchmark_timeout=${BENCHMARK_TIMEOUT:--1}
   export SUPERVISOR_PATH=$HERE/site:$SUPERVISOR/workflows/common/sh
   export MODEL_NAME=tybalt MODEL_PYTHON_DIR=$TYBALT_REPO/Tybalt MODEL_RETURN=val_loss OBJ_RETURN=val_loss
-  export CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-py}
   export CANDLE_DATA_DIR=${CANDLE_DATA_DIR:-$CAMPAIGN_DIR/data}
   export IGNORE_ERRORS=${IGNORE_ERRORS:-1}
   if (( benchmark_timeout > 0 ))
@@ -130,6 +131,7 @@ run_upf()
 # The Supervisor's UPF workflow: workflow.sh SITE EXPID CFG_SYS UPF.
 {
   local upf=$1 expid
+  export CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-app}
   expid=$(claim_experiment upf)
   RESULTS=$CAMPAIGN_DIR/upf/$expid
   "$(supervisor_view upf)" "$SITE" "$expid" "$CFG_SYS" "$upf"
@@ -141,7 +143,7 @@ run_mlrmbo()
   local cfg_prm expid
   export PARAM_SET_FILE=$1
   cfg_prm=$(companion_file cfg-prm "$PARAM_SET_FILE" "${CFG_PRM:-}")
-  export R_FILE=${R_FILE:-mlrMBO-ils.R}
+  export R_FILE=${R_FILE:-mlrMBO-ils.R} CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-py}
   expid=$(claim_experiment mlrMBO)
   RESULTS=$CAMPAIGN_DIR/mlrMBO/$expid
   "$(supervisor_view mlrMBO)" "$SITE" "$expid" "$CFG_SYS" "$cfg_prm" "$MODEL_NAME"
@@ -149,13 +151,13 @@ run_mlrmbo()
 
 main()
 {
-  (( $# == 3 )) || usage
+  (( $# == 3 )) && [[ $1 == upf || $1 == mlrmbo ]] || usage
   local kind=$1 search_file
   SITE=$2
   search_file=$(absolute "$3")
+  CFG_SYS=$(companion_file cfg-sys "$search_file" "${CFG_SYS:-}")
   mkdir -p "${CAMPAIGN_DIR:=$PWD/Output/campaigns}"
   CAMPAIGN_DIR=$(cd "$CAMPAIGN_DIR" && pwd)
-  CFG_SYS=$(companion_file cfg-sys "$search_file" "${CFG_SYS:-}")
   if [[ $SITE == local ]]
   then
     use_local_engine
@@ -164,11 +166,12 @@ main()
   fi
   export_campaign_defaults
   cd "$CAMPAIGN_DIR"   # the workflow leaves its turbine-output link in the working folder
-  case $kind in
-    upf) run_upf "$search_file" ;;
-    mlrmbo) run_mlrmbo "$search_file" ;;
-    *) usage ;;
-  esac
+  if [[ $kind == upf ]]
+  then
+    run_upf "$search_file"
+  else
+    run_mlrmbo "$search_file"
+  fi
   echo "campaign results: $RESULTS"
   echo "summarise with:   python $TYBALT_REPO/Tybalt/hpo_results.py $RESULTS"
 }
