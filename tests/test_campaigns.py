@@ -24,7 +24,7 @@ LAUNCHER = os.path.join(WORKFLOWS, "run_campaign.sh")
 BUILD_ENGINE = os.path.join(WORKFLOWS, "engine", "build_engine.sh")
 VENDOR = os.path.join(os.path.dirname(REPO), "shared", "vendor")
 TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, "hidden_dim": 16, "epochs": 2,
-              "verbose": False, "save_model": False}
+              "verbose": False, "save_model": False, "ckpt_save_interval": 0}
 
 
 def missing_prerequisite() -> str:
