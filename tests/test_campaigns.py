@@ -54,6 +54,14 @@ def campaign_engine() -> str:
     return build.stdout.strip().splitlines()[-1]
 
 
+def test_a_complete_engine_is_not_built_again(campaign_engine):
+    stamp = os.path.join(campaign_engine, ".complete")
+    built = os.path.getmtime(stamp)
+    again = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "up to date" in again.stdout
+    assert again.stdout.strip().splitlines()[-1] == campaign_engine and os.path.getmtime(stamp) == built
+
+
 @pytest.fixture(scope="module")
 def tiny_model_file(tmp_path_factory) -> str:
     """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
