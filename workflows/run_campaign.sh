@@ -53,7 +53,7 @@ use_local_engine()
 # Swift/T, Supervisor and R packages from the engine cache (built first when needed); the venv's Python.
 {
   local engine venv_bin site_packages
-  engine=$("$HERE/engine/build_engine.sh" | tail -n 1)
+  engine=$("$HERE/engine/build_engine.sh")
   venv_bin=$(dirname "$TYBALT_PYTHON")
   site_packages=$("$TYBALT_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   export SWIFT_T=$engine/swift-t
@@ -134,7 +134,7 @@ run_upf()
   export CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-app}
   expid=$(claim_experiment upf)
   RESULTS=$CAMPAIGN_DIR/upf/$expid
-  "$(supervisor_view upf)" "$SITE" "$expid" "$CFG_SYS" "$upf"
+  "$(supervisor_view upf)" "$SITE" "$expid" "$CFG_SYS" "$upf" || campaign_failed
 }
 
 run_mlrmbo()
@@ -146,7 +146,14 @@ run_mlrmbo()
   export R_FILE=${R_FILE:-mlrMBO-ils.R} CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-py}
   expid=$(claim_experiment mlrMBO)
   RESULTS=$CAMPAIGN_DIR/mlrMBO/$expid
-  "$(supervisor_view mlrMBO)" "$SITE" "$expid" "$CFG_SYS" "$cfg_prm" "$MODEL_NAME"
+  "$(supervisor_view mlrMBO)" "$SITE" "$expid" "$CFG_SYS" "$cfg_prm" "$MODEL_NAME" || campaign_failed
+}
+
+campaign_failed()
+{
+  echo "tybalt: error: the campaign stopped with an error; its folder is $RESULTS (workflow.sh.log, out/," \
+       "each trial's model.log)" >&2
+  exit 1
 }
 
 main()

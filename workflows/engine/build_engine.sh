@@ -22,7 +22,7 @@ REQUIRED_FILES=( "/usr/include/tcl8.6/tcl.h:tcl-dev" "/usr/share/R/include/R.h:r
 REQUIRED_R_PACKAGES=( Rcpp RInside RcppArmadillo mlr ParamHelpers parallelMap randomForest lhs BBmisc checkmate
                       data.table backports jsonlite ggplot2 )
 
-say() { echo "[engine $(date +%H:%M:%S)] $*"; }
+say() { echo "[engine $(date +%H:%M:%S)] $*" >&2; }   # progress on stderr; stdout is only the engine folder
 
 missing_packages()
 # The Debian packages whose command, header or R package is missing, one per line.
