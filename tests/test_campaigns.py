@@ -127,6 +127,12 @@ def instance_folders(experiment: str) -> dict[str, str]:
             if os.path.isfile(os.path.join(root, name, "parameters.txt"))}
 
 
+def trial_result(folder: str) -> float:
+    """The number in an instance folder's result.txt."""
+    with open(os.path.join(folder, "result.txt")) as handle:
+        return float(handle.read())
+
+
 def workflow_results(output: str, trials: list[dict]) -> dict[str, float]:
     """The UPF workflow's own report (``WORKFLOW RESULT: r1;r2;...`` in UPF order), by trial id."""
     values = re.search(r"^WORKFLOW RESULT: (.+)$", output, re.M).group(1).split(";")
@@ -162,8 +168,7 @@ def test_upf_trials_return_what_the_benchmark_returns_directly(campaign, request
     reported = workflow_results(output, trials)
     folders = instance_folders(experiment)
     for trial_id, val_loss in direct.items():
-        with open(os.path.join(folders[trial_id], "result.txt")) as handle:
-            assert float(handle.read()) == pytest.approx(reported[trial_id], rel=1e-6)
+        assert trial_result(folders[trial_id]) == pytest.approx(reported[trial_id], rel=1e-6)
         assert reported[trial_id] == pytest.approx(val_loss, rel=1e-4)
 
 
@@ -203,25 +208,30 @@ def test_mlrmbo_campaign_finishes_with_final_res(mlrmbo):
     assert len(outputs) == 4 and "out-%r.txt" not in outputs
 
 
-def campaign_best(name: str, campaign) -> tuple[int, float]:
-    """(trials, best objective) as the campaign itself reports them."""
+def campaign_best(name: str, campaign) -> tuple[int, str, float]:
+    """(trials, best trial's id, best objective) as the campaign itself reports them."""
     if name == "mlrmbo":
         experiment, _, engine = campaign
         final = final_results(experiment, engine)
-        return len(final), float(final["y"].min())
+        best = float(final["y"].min())
+        folders = instance_folders(experiment)
+        best_ids = [i for i, folder in folders.items() if trial_result(folder) == pytest.approx(best, rel=1e-12)]
+        return len(final), best_ids[0], best
     _, output, trials, _ = campaign
-    reported = workflow_results(output, trials)
-    return len(trials), min(v for v in reported.values() if math.isfinite(v))
+    reported = {i: v for i, v in workflow_results(output, trials).items() if math.isfinite(v)}
+    best_id = min(reported, key=reported.get)
+    return len(trials), best_id, reported[best_id]
 
 
 @pytest.mark.parametrize("name", ["upf_py", "upf_app", "mlrmbo"])
 def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, tmp_path):
     campaign = request.getfixturevalue(name)
-    trials, best = campaign_best(name, campaign)
+    trials, best_id, best = campaign_best(name, campaign)
     hpo_results.main([campaign[0], "--output_dir", str(tmp_path)])
     table = pd.read_csv(tmp_path / hpo_results.RESULTS_FILE)
     summary = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
     assert len(table) == summary["trials"] == trials
+    assert summary["best_trial_id"] == best_id
     assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
     assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
 

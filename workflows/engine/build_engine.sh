@@ -175,7 +175,6 @@ main()
     "") ;;
     *) echo "tybalt: error: unknown option '$1'; use --check, --where or no option" >&2; exit 2 ;;
   esac
-  check_prerequisites
   ENGINE=$(engine_home)
   mkdir -p "$(dirname "$ENGINE")"
   exec 9>"$ENGINE.lock"
@@ -184,6 +183,7 @@ main()
   then
     say "up to date: $ENGINE ($(cat "$ENGINE/$STAMP_NAME"))"
   else
+    check_prerequisites
     build_engine
   fi
   echo "$ENGINE"
