@@ -27,6 +27,21 @@ TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, 
               "verbose": False, "save_model": False, "ckpt_save_interval": 0}
 
 
+MLRMBO_BUDGET = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
+# The launcher commands these tests run, as the README shows them ("Running under CANDLE").
+README_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
+                   "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh upf local trials.upf",
+                   " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
+                   "    workflows/run_campaign.sh mlrmbo local workflows/tybalt_bayesian.R",
+                   "export CANDLE_DEFAULT_MODEL_FILE=$PWD/tiny_model.txt PROCS=4"]
+
+
+def test_readme_shows_the_launcher_commands_these_tests_run():
+    with open(os.path.join(REPO, "README.md")) as handle:
+        readme = handle.read()
+    assert all(command in readme for command in README_COMMANDS)
+
+
 def missing_prerequisite() -> str:
     """Why the real engine cannot be built here ('' when it can)."""
     if not os.path.isdir(os.environ.get("TYBALT_VENDOR_DIR", VENDOR)):
@@ -156,9 +171,8 @@ def upf_app(campaign_engine, tiny_model_file, tmp_path_factory):
 def mlrmbo(campaign_engine, tiny_model_file, tmp_path_factory):
     """The project's tybalt_bayesian.R with its cfg-prm/cfg-sys files and a budget of 4 trials."""
     campaigns = str(tmp_path_factory.mktemp("mlrmbo"))
-    budget = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
     experiment, output = launch("mlrmbo", os.path.join(WORKFLOWS, "tybalt_bayesian.R"), campaigns,
-                                tiny_model_file, **budget)
+                                tiny_model_file, **MLRMBO_BUDGET)
     return experiment, output, campaign_engine
 
 
