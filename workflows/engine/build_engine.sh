@@ -3,7 +3,7 @@
 # Swift/T (STC + Turbine on MPICH, Python and R enabled), the Supervisor with EQ/R built in place, and the R
 # packages smoof + mlrMBO. A second run with the same sources does nothing (the stamp file is written last).
 #
-#   workflows/engine/build_engine.sh            build (or reuse) the engine; prints its folder last
+#   workflows/engine/build_engine.sh            build (or reuse) the engine; prints its folder (progress: stderr)
 #   workflows/engine/build_engine.sh --check    only list missing system packages (exit 3 when any)
 #   workflows/engine/build_engine.sh --where    only print the engine folder (built or not)
 #
@@ -106,14 +106,15 @@ build_swift_t()
 # STC + Turbine into $ENGINE/swift-t (about 90 s). STC's build.xml asks javac for -Xlint:-this-escape, a flag of
 # javac 21+: older JDKs reject it, so those lines are dropped from our extracted copy.
 {
-  local src=$ENGINE/src/swift-t build_dir
+  local src=$ENGINE/src/swift-t build_dir python_exe
+  python_exe=$(base_python)
   unpack swift-t- "$ENGINE/src"
   build_dir=$src/dev/build
   if (( $(javac_major) < 21 ))
   then
     sed -i '/-Xlint:-this-escape/d' "$src/stc/code/build.xml"
   fi
-  swift_t_settings "$build_dir/swift-t-settings.sh.template" "$(base_python)" > "$build_dir/swift-t-settings.sh"
+  swift_t_settings "$build_dir/swift-t-settings.sh.template" "$python_exe" > "$build_dir/swift-t-settings.sh"
   logged swift-t "$build_dir/build-swift-t.sh"
   rm -rf "$src"
 }
