@@ -16,7 +16,8 @@
 #     regex splits numbers such as 3.2e-05). In py mode a trial that raises aborts the whole campaign.]
 #   CFG_SYS, CFG_PRM [the cfg-*.sh next to the file]   PROCS, BENCHMARK_TIMEOUT, ... [as in the cfg-*.sh]
 #   IGNORE_ERRORS [1: in app mode a failed trial gets NaN and the campaign goes on; 0: it aborts the campaign]
-#   SH_TIMEOUT [BENCHMARK_TIMEOUT + 600 s, -1 when BENCHMARK_TIMEOUT is -1: app mode kills a hung trial]
+#   SH_TIMEOUT [BENCHMARK_TIMEOUT + 900 s, as the generated cfg-sys files set it; -1 (none) when BENCHMARK_TIMEOUT
+#     is -1]: app mode kills a hung trial after it
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -112,7 +113,7 @@ claim_experiment()
 export_campaign_defaults()
 # What the Supervisor needs from the environment, with defaults that keep a long campaign alive.
 {
-  source "$CFG_SYS"   # its values (BENCHMARK_TIMEOUT ...) decide SH_TIMEOUT's default; the workflow re-reads it
+  source "$CFG_SYS"   # its values (BENCHMARK_TIMEOUT, SH_TIMEOUT ...) come first; the workflow re-reads it
   local benchmark_timeout=${BENCHMARK_TIMEOUT:--1}
   export SUPERVISOR_PATH=$HERE/site:$SUPERVISOR/workflows/common/sh
   export MODEL_NAME=tybalt MODEL_PYTHON_DIR=$TYBALT_REPO/Tybalt MODEL_RETURN=val_loss OBJ_RETURN=val_loss
@@ -120,7 +121,7 @@ export_campaign_defaults()
   export IGNORE_ERRORS=${IGNORE_ERRORS:-1}
   if (( benchmark_timeout > 0 ))
   then
-    export SH_TIMEOUT=${SH_TIMEOUT:-$(( benchmark_timeout + 600 ))}
+    export SH_TIMEOUT=${SH_TIMEOUT:-$(( benchmark_timeout + 900 ))}
   else
     export SH_TIMEOUT=${SH_TIMEOUT:--1}
   fi
