@@ -129,7 +129,8 @@ build_eqr()
   (
     cd "$eqr"
     export CPPFLAGS="-I/usr/include/tcl8.6 -I/usr/share/R/include -I$rcpp/include -I$rinside/include"
-    export LDFLAGS="-L$rinside/lib -lRInside -Wl,-rpath,$rinside/lib -L/usr/lib/R/lib -lR -Wl,-rpath,/usr/lib/R/lib -ltcl8.6"
+    export LDFLAGS="-L$rinside/lib -lRInside -Wl,-rpath,$rinside/lib -L/usr/lib/R/lib -lR -Wl,-rpath,/usr/lib/R/lib"
+    LDFLAGS+=" -ltcl8.6"
     logged eqr-bootstrap ./bootstrap
     logged eqr-configure ./configure
     logged eqr-make make install
