@@ -17,12 +17,12 @@ def _record(folder) -> dict:
         return json.load(handle)
 
 
-def test_timeout_stops_training_early_writes_outputs_and_a_checkpoint_to_resume_from(tmp_path, monkeypatch,
+def test_timeout_stops_training_early_writes_outputs_and_a_checkpoint_to_resume_from(tmp_path,
                                                                                      shared_data_dir):
     from tybalt_baseline_keras2 import run
 
     folder = tmp_path / "run"
-    params = tiny_params(monkeypatch, shared_data_dir, epochs=10_000, timeout=3, ckpt_save_interval=10_000,
+    params = tiny_params(shared_data_dir, epochs=10_000, timeout=3, ckpt_save_interval=10_000,
                          output_dir=str(folder))
     history = run(params).history
 
@@ -34,12 +34,12 @@ def test_timeout_stops_training_early_writes_outputs_and_a_checkpoint_to_resume_
     assert os.listdir(folder / "ckpt") == [f"epoch-{epochs_run:05d}"]  # written at the stop, not by the interval
 
 
-def test_diverging_trial_stops_is_recorded_and_returns_nan_as_its_last_val_loss(tmp_path, monkeypatch,
+def test_diverging_trial_stops_is_recorded_and_returns_nan_as_its_last_val_loss(tmp_path,
                                                                                 shared_data_dir):
     from tybalt_baseline_keras2 import run
 
     folder = tmp_path / "run"
-    params = tiny_params(monkeypatch, shared_data_dir, epochs=20, optimizer="sgd", learning_rate=1e6,
+    params = tiny_params(shared_data_dir, epochs=20, optimizer="sgd", learning_rate=1e6,
                          output_dir=str(folder))
     history = run(params)
 
@@ -63,11 +63,11 @@ def test_last_val_loss_is_nan_even_when_the_diverged_epoch_logged_no_val_loss():
     assert len(history["val_loss"]) == 2 and math.isnan(history["val_loss"][-1])
 
 
-def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, monkeypatch, shared_data_dir):
+def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, shared_data_dir):
     from tybalt_baseline_keras2 import run
 
     folder = tmp_path / "run"
-    run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(folder)))
+    run(tiny_params(shared_data_dir, epochs=1, output_dir=str(folder)))
     encodings = (folder / "encoded_features.tsv").read_bytes()
 
     refused = run_entry_point("--data_dir", shared_data_dir, "--output_dir", str(folder), "--rng_seed", "9")
@@ -76,17 +76,17 @@ def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, monkeypa
                                       f"run; pass --overwrite true or choose another --output_dir")
     assert (folder / "encoded_features.tsv").read_bytes() == encodings
 
-    run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(folder), rng_seed=9, overwrite=True))
+    run(tiny_params(shared_data_dir, epochs=1, output_dir=str(folder), rng_seed=9, overwrite=True))
     assert (folder / "encoded_features.tsv").read_bytes() != encodings
     assert _record(folder)["rng_seed"] == 9 and _record(folder)["resumed_after_epoch"] == 0
 
 
-def test_rerun_with_the_same_parameters_returns_the_saved_history_and_touches_nothing(tmp_path, monkeypatch,
+def test_rerun_with_the_same_parameters_returns_the_saved_history_and_touches_nothing(tmp_path,
                                                                                      shared_data_dir):
     from tybalt_baseline_keras2 import run
 
     folder = tmp_path / "run"
-    params = tiny_params(monkeypatch, shared_data_dir, epochs=2, output_dir=str(folder))
+    params = tiny_params(shared_data_dir, epochs=2, output_dir=str(folder))
     first = run(params).history
     files = {name: ((folder / name).read_bytes(), os.path.getmtime(folder / name))
              for name in os.listdir(folder) if os.path.isfile(folder / name)}
@@ -104,12 +104,12 @@ def test_rerun_with_the_same_parameters_returns_the_saved_history_and_touches_no
     assert "fit took" not in command.stderr
 
 
-def test_params_json_records_package_versions_and_the_git_commit(tmp_path, monkeypatch, shared_data_dir):
+def test_params_json_records_package_versions_and_the_git_commit(tmp_path, shared_data_dir):
     import subprocess
 
     from tybalt_baseline_keras2 import run
 
-    run(tiny_params(monkeypatch, shared_data_dir, epochs=1, output_dir=str(tmp_path / "run")))
+    run(tiny_params(shared_data_dir, epochs=1, output_dir=str(tmp_path / "run")))
     provenance = _record(tmp_path / "run")["provenance"]
 
     import numpy
