@@ -12,9 +12,9 @@ from conftest import REPO
 DOCS_DIR = os.path.join(REPO, "docs")
 PARAMETERS_DOC = os.path.join(DOCS_DIR, "models-and-parameters.md")
 README_MAX_LINES = 200
-# A markdown link [text](target), and a backquoted path that starts in one of the repository's top-level folders.
+# A markdown link [text](target); a path (in prose, a table or a command) that starts in a top-level folder.
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
-REPO_PATH = re.compile(r"`((?:Tybalt|tests|workflows|bench|examples|docs|\.ci)/[^`\s]*|Makefile|requirements\.txt)`")
+REPO_PATH = re.compile(r"(?<![\w/.$~-])((?:Tybalt|tests|workflows|bench|examples|docs|\.ci)/[^\s`'\"()\[\],;|]*)")
 PLACEHOLDER = re.compile(r"[<>*{}$]|\.\.\.|…")
 # A parameter table row: | `name` | `default` | meaning |
 PARAMETER_ROW = re.compile(r"^\| `(\w+)` \| `([^`]*)` \|", re.MULTILINE)
@@ -85,6 +85,7 @@ def test_every_relative_link_resolves(path):
 
 @pytest.mark.parametrize("path", doc_files(), ids=os.path.basename)
 def test_every_repository_path_exists(path):
-    named = {match for match in REPO_PATH.findall(read(path)) if not PLACEHOLDER.search(match)}
-    missing = sorted(name for name in named if not os.path.exists(os.path.join(REPO, name.split("::")[0])))
+    named = {re.split("#|::", match)[0].rstrip(".:") for match in REPO_PATH.findall(read(path))
+             if not PLACEHOLDER.search(match)}
+    missing = sorted(name for name in named if not os.path.exists(os.path.join(REPO, name)))
     assert missing == []
