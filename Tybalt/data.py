@@ -33,7 +33,8 @@ from user_files import require_file
 
 logger = logging.getLogger(__name__)
 
-CACHE_FORMAT = 3  # 2: the matrix is stored row by row (C order); 3: the signature also holds inode and ctime
+CACHE_FORMAT = 4  # 2: the matrix is stored row by row (C order); 3: the signature also holds inode and ctime;
+# 4: sample ids that look like numbers are kept as text
 PARSE_ATTEMPTS = 3  # reads of a source that changes while it is parsed, before giving up
 IDS_SHOWN = 3
 
@@ -187,9 +188,12 @@ def parse_unchanged(path: str, parse=None) -> tuple[ExpressionData, dict]:
 
 
 def _read_tsv(path: str, what: str, fix: str) -> pd.DataFrame:
-    """A TSV read with pandas (first column as index); unreadable text is one line naming ``what`` and ``fix``."""
+    """A TSV read with pandas (first column as index); unreadable text is one line naming ``what`` and ``fix``.
+
+    Sample ids stay text as written: read as numbers, '01005' would become 1005 and match no clinical row.
+    """
     try:
-        return pd.read_csv(path, sep="\t", index_col=0)
+        return pd.read_csv(path, sep="\t", index_col=0, dtype={0: str})
     except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError, EOFError, gzip.BadGzipFile,
             zlib.error) as error:  # the last three: a damaged .gz file
         first_line = str(error).splitlines()[0] if str(error) else type(error).__name__

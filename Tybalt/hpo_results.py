@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import re
 from typing import Any
 
 import pandas as pd
@@ -31,6 +32,7 @@ COMPLETED, FAILED = "COMPLETED", "FAILED"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
 RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
+SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
 SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
 # Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
 BOOKKEEPING_KEYS = {"id", "run_id", "instance_directory", "save", "output_dir", "experiment_id", "framework"}
@@ -71,7 +73,16 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
 
 
 def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str) -> str:
-    """Objective per trial (failed trials marked at the bottom) and against each hyperparameter."""
+    """Write hpo.png (see results_figure) into ``folder``."""
+    figure = results_figure(table, hyperparameters, objective, title)
+    return save_figure(figure, os.path.join(folder, PLOT_FILE), dpi=90)
+
+
+def results_figure(table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str):
+    """Objective per trial with the best so far and failed trials marked, then against each hyperparameter.
+
+    Readable at hundreds of trials: whole-number trial axis, small markers, log axes for log-spread parameters.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -81,24 +92,57 @@ def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], o
     columns = min(panels, 3)
     rows = math.ceil(panels / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    flat_axes = [axis for row in axes for axis in row]
+    plot_trials(flat_axes[0], table, objective, title)
     completed = table[table["status"] == COMPLETED]
-    failed = table[table["status"] != COMPLETED]
-    first = axes[0][0]
-    first.plot(range(1, len(table) + 1), table["objective"].astype(float), "o-", label="completed")
-    if len(failed):
-        bottom = completed["objective"].min() if len(completed) else 0.0
-        first.plot([table.index.get_loc(i) + 1 for i in failed.index], [bottom] * len(failed), "rx",
-                   label="failed")
-    first.set(xlabel="trial", ylabel=objective, title=title)
-    first.legend(fontsize="small")
-    for axis, name in zip([a for row in axes for a in row][1:], hyperparameters):
-        axis.scatter(completed[name].astype(str) if completed[name].dtype == object else completed[name],
-                     completed["objective"].astype(float), s=14)
-        axis.set(xlabel=name, ylabel=objective)
-    for axis in [a for row in axes for a in row][panels:]:
+    for axis, name in zip(flat_axes[1:], hyperparameters):
+        plot_against_parameter(axis, completed[name], completed["objective"].astype(float), name, objective)
+    for axis in flat_axes[panels:]:
         axis.axis("off")
     figure.tight_layout()
-    return save_figure(figure, os.path.join(folder, PLOT_FILE), dpi=90)
+    return figure
+
+
+def plot_trials(axis, table: pd.DataFrame, objective: str, title: str) -> None:
+    """Each completed trial's objective by trial number, the best so far, and failed trials as red crosses."""
+    from matplotlib.ticker import MaxNLocator
+
+    number = pd.Series(range(1, len(table) + 1), index=table.index)
+    values = table["objective"].astype(float).where(table["status"] == COMPLETED)
+    completed = values.notna()
+    axis.plot(number[completed], values[completed], "o", markersize=3, alpha=0.6, label="completed")
+    axis.step(number, values.cummin(), where="post", color="black", linewidth=1.2, label="best so far")
+    if (~completed).any():
+        bottom = values.min() - 0.03 * (values.max() - values.min()) if completed.any() else 0.0
+        axis.plot(number[~completed], [bottom] * int((~completed).sum()), "rx", label="failed")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set(xlabel="trial", ylabel=objective, title=title)
+    axis.legend(fontsize="small")
+
+
+def plot_against_parameter(axis, values: pd.Series, objective_values: pd.Series, name: str, objective: str) -> None:
+    """Objective against one hyperparameter: a log axis when its values are positive and spread over a factor 4+,
+    whole-number ticks for integer values."""
+    from matplotlib.ticker import MaxNLocator
+
+    if values.dtype == object:
+        values = values.astype(str)
+    axis.scatter(values, objective_values, s=10, alpha=0.6)
+    numbers = pd.to_numeric(values, errors="coerce")
+    if log_spread(values):
+        axis.set_xscale("log")
+        axis.tick_params(axis="x", which="both", labelrotation=30, labelsize="small")
+    elif numbers.notna().all() and (numbers == numbers.round()).all():
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set(xlabel=name, ylabel=objective)
+
+
+def log_spread(values: pd.Series) -> bool:
+    """True for non-integer numbers, all positive, whose largest is at least 4 times the smallest (a log range)."""
+    numbers = pd.to_numeric(values, errors="coerce").dropna()
+    if numbers.empty or (numbers <= 0).any() or (numbers == numbers.round()).all():
+        return False
+    return numbers.max() >= 4 * numbers.min()
 
 
 def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
@@ -163,12 +207,19 @@ def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
     result_path = os.path.join(folder, "result.txt")
     objective, seconds = None, None
     if os.path.lexists(result_path):
-        objective = _float_or_none(read_text(result_path, "result file", "give a finished campaign's folder").strip())
+        objective = parse_result(read_text(result_path, "result file", "give a finished campaign's folder").strip())
         seconds = os.path.getmtime(result_path) - os.path.getmtime(os.path.join(folder, "parameters.txt"))
     failed = objective is None or not math.isfinite(objective) or objective >= SUPERVISOR_NAN
     return {"trial_id": str(params.get("run_id") or os.path.relpath(folder, campaign_dir)),
             "params": params, "objective": None if failed else objective,
             "status": FAILED if failed else COMPLETED, "seconds": None if seconds is None else round(seconds, 2)}
+
+
+def parse_result(text: str) -> float | None:
+    """The number in a result.txt, or None. In app mode the Supervisor's model.sh extracts it with a regular
+    expression that splits scientific notation (3.18e-05 arrives as ``3.179433770128526 -05``): joined again here."""
+    split = SPLIT_EXPONENT.fullmatch(text)
+    return _float_or_none(f"{split[1]}e{split[2]}" if split else text)
 
 
 def _float_or_none(text: str) -> float | None:

@@ -27,6 +27,7 @@ def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE) -> dic
                                        desc="Tybalt: variational and denoising autoencoders of tumour transcriptomes")
     params = candle.finalize_parameters(benchmark)
     if USING_REAL_CANDLE:
+        remove_empty_candle_lib_run_folder(params["output_dir"], params["experiment_id"], params["run_id"])
         params["output_dir"] = _output_dir_given_to_candle_lib(params)
     return params
 
@@ -75,6 +76,21 @@ def encode(params: dict[str, Any]) -> str:
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     return encode_file(params["encode_data"], params["model_dir"], folder, params["data_dir"], params["gpus"],
                        overwrite=params["overwrite"])
+
+
+def remove_empty_candle_lib_run_folder(output_dir: str, experiment_id: str, run_id: str) -> None:
+    """Remove the ``<experiment_id>/<run_id>`` folders candle_lib's finalize_parameters made, while empty.
+
+    candle_lib creates them from the default ids before the Supervisor's trial values apply (``./EXP000/RUN000`` in
+    every trial's working folder with ``output_dir=''``); the benchmark writes to the folder of the final ids instead.
+    """
+    run_folder = os.path.abspath(output_dir)
+    if run_folder.endswith(os.path.join("", str(experiment_id), str(run_id))):
+        for folder in (run_folder, os.path.dirname(run_folder)):
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (a real run's folder) or already gone
+                return
 
 
 def _output_dir_given_to_candle_lib(params: dict[str, Any]) -> str:

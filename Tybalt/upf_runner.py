@@ -1,9 +1,12 @@
 """Run UPF trials locally, the way the CANDLE Supervisor's ``model_runner.py`` runs them, without swift-t.
 
 Each trial gets an instance folder ``<campaign_dir>/run/<id>``; inside it the benchmark is initialised with
-``sys.argv = ['null']``, the trial's JSON values (plus the Supervisor's bookkeeping keys) overwrite the
-parameters, ``run(params)`` trains, and ``parameters.txt``, ``result.txt`` (the last ``val_loss``) and
-``history.txt`` are written, so ``hpo_results.py`` reads the folder like a real campaign.
+``sys.argv = ['null']`` (from ``$CANDLE_DEFAULT_MODEL_FILE`` when set), the trial's JSON values (numbers in a
+space-separated string become lists, as model_runner formats them) plus the Supervisor's bookkeeping keys
+(``model_name`` from ``$MODEL_NAME``) overwrite the parameters, ``run(params)`` trains, and ``parameters.txt``,
+``result.txt`` (the last ``val_loss``), ``history.txt`` and, when fewer epochs ran than asked, ``stop.marker`` are
+written, so ``hpo_results.py`` reads the folder like a real campaign. A trial whose folder holds ``stop.marker``
+is skipped, as model_runner skips it.
 
     python Tybalt/upf_runner.py workflows/latent_dim_sweep.upf --campaign_dir Output/latent_sweep \\
         [--first 3] [--set epochs=5 --set synthetic_samples=500]
@@ -28,6 +31,11 @@ from user_files import literal_or_text, read_text, require_writable_folder
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "val_loss"
+STOP_MARKER = "stop.marker"
+DIFFERENCES = ("Differences from the Supervisor's model_runner.py: trials run one after another in this process; "
+               "MODEL_NAME defaults to 'tybalt' (model_runner stops without it); the objective is always val_loss "
+               "(not MODEL_RETURN); no rank.txt, no pre/post modules, no perf monitors; a trial that raises is "
+               "logged and the campaign goes on (model_runner exits 1).")
 
 
 def read_upf(path: str) -> list[dict[str, Any]]:
@@ -63,10 +71,36 @@ def check_trials(trials: list[dict[str, Any]], overrides: dict[str, Any], upf_pa
 
 def hyper_parameter_map(trial: dict[str, Any], campaign_dir: str, experiment_id: str,
                         timeout: int = -1) -> dict[str, Any]:
-    """The map the Supervisor hands to model_runner: the trial's values plus its bookkeeping keys."""
+    """The map the Supervisor's in-memory Python mode hands to model_runner: the trial's values (formatted as
+    model_runner formats them) plus its bookkeeping keys, in the same order."""
     instance = os.path.abspath(os.path.join(campaign_dir, "run", str(trial["id"])))
-    return {**trial, "framework": "keras", "instance_directory": instance, "save": os.path.join(instance, "output"),
-            "experiment_id": experiment_id, "run_id": str(trial["id"]), "timeout": timeout}
+    return {**{key: supervisor_value(value) for key, value in trial.items()}, "framework": "keras",
+            "save": os.path.join(instance, "output"), "instance_directory": instance,
+            "model_name": os.environ.get("MODEL_NAME", "tybalt"), "experiment_id": experiment_id,
+            "run_id": str(trial["id"]), "timeout": timeout}
+
+
+def supervisor_value(value: Any) -> Any:
+    """A trial value as model_runner's format_params leaves it: a space-separated string of numbers becomes a list
+    (floats when the first has a '.', else ints); anything else is unchanged."""
+    parts = str(value).split(" ")
+    if len(parts) < 2 or not _is_number(parts[0]):
+        return value
+    return [float(p) for p in parts] if "." in parts[0] else [int(p) for p in parts]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+def default_model_arguments() -> dict[str, str]:
+    """initialize_parameters' arguments: the default-model file named by $CANDLE_DEFAULT_MODEL_FILE, if any."""
+    path = os.environ.get("CANDLE_DEFAULT_MODEL_FILE")
+    return {"default_model": path} if path else {}
 
 
 def run_trial(benchmark, hp_map: dict[str, Any]) -> float:
@@ -81,11 +115,13 @@ def run_trial(benchmark, hp_map: dict[str, Any]) -> float:
     try:
         os.chdir(instance)
         sys.argv = ["null"]
-        params = benchmark.initialize_parameters()
+        params = benchmark.initialize_parameters(**default_model_arguments())
         params.update(hp_map)
         write_parameters_file(os.path.join(instance, "parameters.txt"), params)
         history = benchmark.run(params)
         values = history.history.get(OBJECTIVE, [])
+        if len(values) < hp_map.get("epochs", 1):
+            write_stop_marker(instance, len(values), hp_map.get("epochs", 1))
         result = float(values[-1]) if values else math.nan
         with open(os.path.join(instance, "result.txt"), "w") as handle:
             handle.write(f"{result}\n")
@@ -95,6 +131,12 @@ def run_trial(benchmark, hp_map: dict[str, Any]) -> float:
     finally:
         os.chdir(saved_cwd)
         sys.argv = saved_argv
+
+
+def write_stop_marker(instance: str, epochs_run: int, epochs_asked: int) -> None:
+    """stop.marker, as model_runner writes it when a trial stopped early (a rerun of the campaign skips it)."""
+    with open(os.path.join(instance, STOP_MARKER), "w") as handle:
+        handle.write(f"early stopping: {epochs_run}/{epochs_asked}\n")
 
 
 def write_parameters_file(path: str, params: dict[str, Any]) -> None:
@@ -125,6 +167,9 @@ def run_campaign(upf_path: str, campaign_dir: str, *, overrides: dict[str, Any] 
     results = {}
     for trial in trials:
         hp_map = hyper_parameter_map({**trial, **overrides}, campaign_dir, experiment_id)
+        if os.path.exists(os.path.join(hp_map["instance_directory"], STOP_MARKER)):
+            logger.info("trial %s: %s exists, skipped", trial["id"], STOP_MARKER)
+            continue
         try:
             results[trial["id"]] = run_trial(benchmark, hp_map)
         except TybaltInputError as error:  # e.g. a latent_dim wider than the data: the message says it all
@@ -165,7 +210,7 @@ def main(argv: list[str] | None = None) -> None:
 def _run_from_command_line(argv: list[str] | None) -> None:
     """Parse the command line, run the trials and print each one's result."""
     parser = OneLineErrorParser(description="Run UPF trials like the CANDLE Supervisor, without swift-t.",
-                                allow_abbrev=False)
+                                allow_abbrev=False, epilog=DIFFERENCES)
     parser.add_argument("upf", help="UPF file (one JSON object per line)")
     parser.add_argument("--campaign_dir", required=True, help="experiment folder; trials go to run/<id>/")
     parser.add_argument("--first", type=_trial_count, default=None, help="run only the first N trials (N >= 1)")

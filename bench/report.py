@@ -241,7 +241,7 @@ def _gpu(figures: dict) -> list[str]:
 
 def _gpu_not_measured(figures: dict) -> list[str]:
     """Rows for every GPU case, each marked not measured: no GPU was visible when the figures were taken."""
-    lines = [f"No GPU was visible to TensorFlow when these figures were taken, so no GPU row is measured. On a "
+    lines = ["No GPU was visible to TensorFlow when these figures were taken, so no GPU row is measured. On a "
              "machine with a GPU, `bench/gpu_check.sh` installs the CUDA build (`make install-gpu`) and adds this "
              "section (`bench/run.py --gpu_only`).", "",
              "| model | batch | mixed precision | s/epoch | roofline % | peak GPU MiB |", "|---|---|---|---|---|---|"]

@@ -58,6 +58,15 @@ def test_clinical_table_is_aligned_to_the_expression_samples(tmp_path):
     assert dataset.clinical["sex"].tolist()[::2] == ["M", "F"] and dataset.clinical["sex"].isna().tolist()[1]
 
 
+def test_sample_ids_that_look_like_numbers_are_kept_as_written_and_match_the_clinical_table(tmp_path):
+    path = write(tmp_path / "mine.tsv", HEADER + "01005\t0.1\t0.2\t0.3\n2\t0.4\t0.5\t0.6\n")
+    clinical = write(tmp_path / "clinical.tsv", "sample_id\tsex\n01005\tF\n2\tM\n")
+    loaded = load(path, tmp_path)
+    assert loaded.sample_ids == ["01005", "2"]
+    assert load(path, tmp_path).sample_ids == ["01005", "2"]  # and from the binary cache
+    assert data.load_clinical_table(clinical, loaded.sample_ids)["sex"].tolist() == ["F", "M"]
+
+
 def test_binary_cache_serves_the_second_load_and_is_rebuilt_when_the_source_changes(tmp_path, caplog):
     path = write(tmp_path / "mine.tsv", HEADER + "S1\t0.1\t0.2\t0.3\nS2\t0.4\t0.5\t0.6\n")
     load(path, tmp_path)

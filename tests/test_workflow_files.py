@@ -24,7 +24,8 @@ DEFINED = {d["name"] for d in tybalt.additional_definitions}
 def test_committed_workflow_files_are_what_the_generator_writes(tmp_path):
     written = write_workflow_files(WORKFLOWS_DIR, str(tmp_path))
     names = sorted(os.path.basename(p) for p in written)
-    committed = sorted(n for n in os.listdir(WORKFLOWS_DIR) if not n.endswith(".yaml"))
+    hand_written = ("run_campaign.sh", "engine", "site")  # the campaign launcher, its engine build and site files
+    committed = sorted(n for n in os.listdir(WORKFLOWS_DIR) if not n.endswith(".yaml") and n not in hand_written)
     assert names == committed, "run `make workflows` and commit workflows/"
     _, mismatch, errors = filecmp.cmpfiles(WORKFLOWS_DIR, str(tmp_path), names, shallow=False)
     assert mismatch == [] and errors == [], "run `make workflows` and commit workflows/"

@@ -1,0 +1,409 @@
+"""Campaigns under the real CANDLE engine: Swift/T + Supervisor, launched by workflows/run_campaign.sh.
+
+The engine is built from ../shared/vendor into its cache by workflows/engine/build_engine.sh (minutes once, then
+reused). Without the vendored sources or the system packages these tests are skipped with what to install;
+with CI=true they fail instead. Trials are cheap: the project's UPF lines and search space over tiny synthetic
+data set by CANDLE_DEFAULT_MODEL_FILE.
+"""
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+import hpo_results
+from conftest import REPO
+
+WORKFLOWS = os.path.join(REPO, "workflows")
+LAUNCHER = os.path.join(WORKFLOWS, "run_campaign.sh")
+BUILD_ENGINE = os.path.join(WORKFLOWS, "engine", "build_engine.sh")
+VENDOR = os.path.join(os.path.dirname(REPO), "shared", "vendor")
+TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, "hidden_dim": 16, "epochs": 2,
+              "verbose": False, "save_model": False, "ckpt_save_interval": 0}
+
+
+MLRMBO_BUDGET = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
+# The launcher commands these tests run, as the HPO guide shows them ("A tiny campaign to check the set-up").
+HPO_GUIDE = os.path.join(REPO, "docs", "hpo-and-campaigns.md")
+GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
+                   "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh upf local trials.upf",
+                   " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
+                   "    workflows/run_campaign.sh mlrmbo local workflows/tybalt_bayesian.R",
+                   "export CANDLE_DEFAULT_MODEL_FILE=$PWD/tiny_model.txt PROCS=4"]
+
+
+def test_hpo_guide_shows_the_launcher_commands_these_tests_run():
+    with open(HPO_GUIDE, encoding="utf-8") as handle:
+        guide = handle.read()
+    assert all(command in guide for command in GUIDE_COMMANDS)
+
+
+def missing_prerequisite() -> str:
+    """Why the real engine cannot be built here ('' when it can)."""
+    if not os.path.isdir(os.environ.get("TYBALT_VENDOR_DIR", VENDOR)):
+        return (f"the vendored engine sources are not in {VENDOR} (or TYBALT_VENDOR_DIR): put the Swift/T, "
+                "Supervisor, smoof and mlrMBO tarballs there")
+    check = subprocess.run([BUILD_ENGINE, "--check"], capture_output=True, text=True)
+    return check.stderr.strip() if check.returncode else ""
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip for a missing prerequisite, with what to install; fail instead under CI=true."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI=true and the campaign engine cannot be used: {reason}")
+    pytest.skip(f"campaign engine not available: {reason}")
+
+
+@pytest.fixture(scope="session")
+def campaign_engine() -> str:
+    """The engine folder in the cache, built on first use; a missing prerequisite skips (fails with CI=true)."""
+    reason = missing_prerequisite()
+    if reason:
+        skip_or_fail(reason)
+    build = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=3600)
+    assert build.returncode == 0, build.stderr[-3000:]
+    return build.stdout.strip()
+
+
+def test_a_complete_engine_is_not_built_again(campaign_engine):
+    stamp = os.path.join(campaign_engine, ".complete")
+    built = os.path.getmtime(stamp)
+    again = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=120)
+    assert again.returncode == 0 and "up to date" in again.stderr
+    assert again.stdout == campaign_engine + "\n" and os.path.getmtime(stamp) == built
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> str:
+    """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
+    folder = tmp_path_factory.mktemp("campaign_model")
+    values = {**TINY_MODEL, "data_dir": str(folder / "data")}
+    lines = []
+    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
+        for line in handle:
+            key = line.split("=", 1)[0].strip()
+            lines.append(f"{key} = {values[key]!r}\n" if "=" in line and key in values else line)
+    path = folder / "tiny_model.txt"
+    path.write_text("".join(lines))
+    return str(path)
+
+
+def direct_val_loss(model_file: str, trial: dict, output_dir: str) -> float:
+    """What the benchmark returns when run directly with the trial's parameters (last val_loss)."""
+    import tybalt_baseline_keras2
+
+    saved_argv, sys.argv = sys.argv, ["null"]
+    try:
+        params = tybalt_baseline_keras2.initialize_parameters(default_model=model_file)
+    finally:
+        sys.argv = saved_argv
+    params.update({k: v for k, v in trial.items() if k != "id"}, output_dir=output_dir, run_id=trial["id"])
+    return float(tybalt_baseline_keras2.run(params).history["val_loss"][-1])
+
+
+def project_upf_lines(name: str, count: int) -> list[dict]:
+    """The first ``count`` trials of a shipped UPF file."""
+    with open(os.path.join(WORKFLOWS, f"{name}.upf")) as handle:
+        return [json.loads(line) for line in handle][:count]
+
+
+def launch(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
+    """Run the launcher as the HPO guide shows it (SITE=local); return (experiment folder, its output)."""
+    environment = {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file,
+                   "PROCS": "4", **env}
+    run = subprocess.run([LAUNCHER, kind, "local", search_file], capture_output=True, text=True,
+                         env=environment, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-4000:]
+    return re.search(r"^campaign results: (.+)$", output, re.M).group(1), output
+
+
+def upf_campaign(tmp_path_factory, model_file: str, trials: list[dict], model_impl: str):
+    """A UPF campaign of ``trials`` (a .upf + its cfg-sys next to it), after running the good ones directly
+    (which also makes the data once); returns (experiment folder, output, trials, id -> direct val_loss)."""
+    folder = tmp_path_factory.mktemp(f"upf_{model_impl}")
+    direct = {t["id"]: direct_val_loss(model_file, t, str(folder / "direct" / t["id"])) for t in trials
+              if t["id"] != "failing_trial"}
+    upf = folder / "trials.upf"
+    upf.write_text("".join(json.dumps(t) + "\n" for t in trials))
+    (folder / "cfg-sys-trials.sh").write_text(open(os.path.join(WORKFLOWS, "cfg-sys-latent_dim_sweep.sh")).read())
+    experiment, output = launch("upf", str(upf), str(folder / "campaigns"), model_file, CANDLE_MODEL_IMPL=model_impl)
+    return experiment, output, trials, direct
+
+
+def instance_folders(experiment: str) -> dict[str, str]:
+    """run id -> instance folder: py mode writes run/<id>, app mode (model.sh) <id>."""
+    roots = [os.path.join(experiment, "run"), experiment]
+    return {name: os.path.join(root, name) for root in roots if os.path.isdir(root) for name in os.listdir(root)
+            if os.path.isfile(os.path.join(root, name, "parameters.txt"))}
+
+
+def trial_result(folder: str) -> float:
+    """The number in an instance folder's result.txt."""
+    with open(os.path.join(folder, "result.txt")) as handle:
+        return float(handle.read())
+
+
+def workflow_results(output: str, trials: list[dict]) -> dict[str, float]:
+    """The UPF workflow's own report (``WORKFLOW RESULT: r1;r2;...`` in UPF order), by trial id."""
+    values = re.search(r"^WORKFLOW RESULT: (.+)$", output, re.M).group(1).split(";")
+    return {trial["id"]: float(value) for trial, value in zip(trials, values)}
+
+
+@pytest.fixture(scope="module")
+def upf_py(campaign_engine, tiny_model_file, tmp_path_factory):
+    """Three tybalt_grid.upf lines in the workers' embedded Python (CANDLE_MODEL_IMPL=py)."""
+    return upf_campaign(tmp_path_factory, tiny_model_file, project_upf_lines("tybalt_grid", 3), "py")
+
+
+@pytest.fixture(scope="module")
+def upf_app(campaign_engine, tiny_model_file, tmp_path_factory):
+    """Two latent_dim_sweep.upf lines and one failing trial, one model.sh process each (CANDLE_MODEL_IMPL=app)."""
+    trials = project_upf_lines("latent_dim_sweep", 2) + [{"id": "failing_trial", "latent_dim": -1}]
+    return upf_campaign(tmp_path_factory, tiny_model_file, trials, "app")
+
+
+@pytest.fixture(scope="module")
+def mlrmbo(campaign_engine, tiny_model_file, tmp_path_factory):
+    """The project's tybalt_bayesian.R with its cfg-prm/cfg-sys files and a budget of 4 trials."""
+    campaigns = str(tmp_path_factory.mktemp("mlrmbo"))
+    experiment, output = launch("mlrmbo", os.path.join(WORKFLOWS, "tybalt_bayesian.R"), campaigns,
+                                tiny_model_file, **MLRMBO_BUDGET)
+    return experiment, output, campaign_engine
+
+
+@pytest.mark.parametrize("campaign", ["upf_py", "upf_app"])
+def test_upf_trials_return_what_the_benchmark_returns_directly(campaign, request):
+    experiment, output, trials, direct = request.getfixturevalue(campaign)
+    reported = workflow_results(output, trials)
+    folders = instance_folders(experiment)
+    for trial_id, val_loss in direct.items():
+        assert trial_result(folders[trial_id]) == pytest.approx(reported[trial_id], rel=1e-6)
+        assert reported[trial_id] == pytest.approx(val_loss, rel=1e-4)
+
+
+def test_app_mode_campaign_survives_a_failed_trial(upf_app):
+    # The launcher's IGNORE_ERRORS=1: the failing trial gets NaN, the others finish, the campaign exits 0.
+    experiment, output, trials, _ = upf_app
+    reported = workflow_results(output, trials)
+    assert math.isnan(reported["failing_trial"])
+    assert all(math.isfinite(reported[t["id"]]) for t in trials if t["id"] != "failing_trial")
+    assert not os.path.exists(os.path.join(experiment, "failing_trial", "result.txt"))
+
+
+def test_trials_leave_no_candle_lib_folders_in_their_instance_folders(upf_py, upf_app):
+    for experiment, *_ in (upf_py, upf_app):
+        for folder in instance_folders(experiment).values():
+            assert not os.path.exists(os.path.join(folder, "EXP000")), os.listdir(folder)
+
+
+def final_results(experiment: str, engine: str) -> pd.DataFrame:
+    """final_res.Rds (mlrMBO's optimisation path) as a table, read by R."""
+    script = 'r <- readRDS(commandArgs(TRUE)[1]); write.csv(r[, c("y", "exec.time")], stdout(), row.names = FALSE)'
+    read = subprocess.run(["Rscript", "-e", script, os.path.join(experiment, "final_res.Rds")],
+                          capture_output=True, text=True, env={**os.environ, "R_LIBS": os.path.join(engine, "R-lib")})
+    assert read.returncode == 0, read.stderr
+    from io import StringIO
+
+    return pd.read_csv(StringIO(read.stdout))
+
+
+def test_mlrmbo_campaign_finishes_with_final_res(mlrmbo):
+    experiment, output, engine = mlrmbo
+    final = final_results(experiment, engine)
+    assert len(final) == len(instance_folders(experiment)) >= 4
+    assert final["y"].notna().all()
+    # Every rank's output file: TURBINE_STDOUT uses "@r" (the site override), not the "%r" Turbine keeps as is.
+    outputs = os.listdir(os.path.join(experiment, "out"))
+    assert len(outputs) == 4 and "out-%r.txt" not in outputs
+
+
+def campaign_best(name: str, campaign) -> tuple[int, str, float]:
+    """(trials, best trial's id, best objective) as the campaign itself reports them."""
+    if name == "mlrmbo":
+        experiment, _, engine = campaign
+        final = final_results(experiment, engine)
+        best = float(final["y"].min())
+        folders = instance_folders(experiment)
+        best_ids = [i for i, folder in folders.items() if trial_result(folder) == pytest.approx(best, rel=1e-12)]
+        return len(final), best_ids[0], best
+    _, output, trials, _ = campaign
+    reported = {i: v for i, v in workflow_results(output, trials).items() if math.isfinite(v)}
+    best_id = min(reported, key=reported.get)
+    return len(trials), best_id, reported[best_id]
+
+
+@pytest.mark.parametrize("name", ["upf_py", "upf_app", "mlrmbo"])
+def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, tmp_path):
+    campaign = request.getfixturevalue(name)
+    trials, best_id, best = campaign_best(name, campaign)
+    hpo_results.main([campaign[0], "--output_dir", str(tmp_path)])
+    table = pd.read_csv(tmp_path / hpo_results.RESULTS_FILE)
+    summary = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
+    assert len(table) == summary["trials"] == trials
+    assert summary["best_trial_id"] == best_id
+    assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
+    assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
+
+
+# Reading and plotting campaign results (no engine needed).
+
+def write_app_mode_trial(folder, run_id: str, learning_rate: float, result_text: str) -> None:
+    """An instance folder as app mode leaves it: model_runner's parameters.txt, model.sh's result.txt."""
+    folder.mkdir(parents=True)
+    (folder / "parameters.txt").write_text(f"[Global Params]\nlearning_rate={learning_rate}\nrun_id='{run_id}'\n"
+                                           "[Monitor Params]\ntimeout=-1\n")
+    (folder / "result.txt").write_text(result_text + "\n")
+
+
+def test_results_split_by_model_sh_are_read_as_the_numbers_they_were(tmp_path):
+    # model.sh's grep -Eo '[+-]?[0-9]+([.][0-9]+)?' turns 3.179433770128526e-05 into "3.179433770128526 -05".
+    write_app_mode_trial(tmp_path / "a", "a", 0.001, "3.179433770128526 -05")
+    write_app_mode_trial(tmp_path / "b", "b", 0.002, "1 -05")
+    write_app_mode_trial(tmp_path / "c", "c", 0.003, "0.5")
+    table, _ = hpo_results.read_campaign(str(tmp_path))
+    assert list(table["status"]) == [hpo_results.COMPLETED] * 3
+    assert list(table["objective"]) == [3.179433770128526e-05, 1e-05, 0.5]
+    assert hpo_results.best_trial(table)["trial_id"] == "b"
+
+
+def campaign_table(trials: int, failed_every: int) -> pd.DataFrame:
+    """A campaign of ``trials`` over a log-scaled learning rate and integer batch sizes; some trials failed."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for number in range(trials):
+        learning_rate = float(10 ** rng.uniform(math.log10(0.0005), math.log10(0.0025)))
+        failed = number % failed_every == failed_every - 1
+        rows.append({"trial_id": f"t{number:03d}", "learning_rate": learning_rate,
+                     "batch_size": int(rng.choice([50, 100, 128, 200])), "status": "FAILED" if failed else "COMPLETED",
+                     "objective": None if failed else 50 + 5 * abs(math.log10(learning_rate) + 3) + rng.normal()})
+    return hpo_results.results_table(rows, ["learning_rate", "batch_size"])
+
+
+def test_hpo_plot_stays_readable_at_hundreds_of_trials():
+    table = campaign_table(300, failed_every=20)
+    figure = hpo_results.results_figure(table, ["learning_rate", "batch_size"], "val_loss", "EXP300")
+    trials_axis, learning_rate_axis, batch_size_axis = figure.axes
+    lines = {line.get_label(): line for line in trials_axis.get_lines()}
+    objective = table["objective"].astype(float)
+    assert list(lines["best so far"].get_ydata()) == pytest.approx(list(objective.cummin()), nan_ok=True)
+    assert list(lines["failed"].get_xdata()) == [n + 1 for n in range(300) if n % 20 == 19]
+    figure.canvas.draw()
+    assert all(tick.get_text().lstrip("−-").isdigit() for tick in trials_axis.get_xticklabels() if tick.get_text())
+    assert learning_rate_axis.get_xscale() == "log" and batch_size_axis.get_xscale() == "linear"
+    assert all(float(t).is_integer() for t in batch_size_axis.get_xticks())
+
+
+# Trials' working folders (no engine needed).
+
+def test_empty_run_folder_made_by_candle_lib_is_removed_and_a_used_one_kept(tmp_path, monkeypatch):
+    # Real candle_lib's finalize_parameters makes ./EXP000/RUN000 (output_dir '') before the trial's ids apply.
+    import tybalt_baseline_keras2
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "EXP000" / "RUN000").mkdir(parents=True)
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "EXP000" / "RUN000"), "EXP000", "RUN000")
+    assert os.listdir(tmp_path) == []
+    (tmp_path / "EXP001" / "RUN001").mkdir(parents=True)
+    (tmp_path / "EXP001" / "RUN001" / "history.csv").write_text("loss\n")
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "EXP001" / "RUN001"), "EXP001", "RUN001")
+    assert (tmp_path / "EXP001" / "RUN001" / "history.csv").exists()
+    (tmp_path / "mine").mkdir()
+    tybalt_baseline_keras2.remove_empty_candle_lib_run_folder(str(tmp_path / "mine"), "EXP000", "RUN000")
+    assert (tmp_path / "mine").is_dir()
+
+
+def test_initialize_parameters_leaves_the_working_folder_empty(tmp_path, monkeypatch):
+    # What a Supervisor trial does first, in its instance folder; the compat layer, like candle_lib with the fix
+    # above, leaves nothing behind.
+    import tybalt_baseline_keras2
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["null"])
+    params = tybalt_baseline_keras2.initialize_parameters()
+    assert params["output_dir"] == "" and os.listdir(tmp_path) == []
+
+
+# upf_runner.py against the Supervisor's own model_runner.py (needs only the vendored Supervisor tarball).
+
+PARITY_TRIALS = [{"id": "widths_as_text", "latent_dim": 2, "extra_widths": "16 8"},
+                 {"id": "diverging", "learning_rate": 1e6, "epochs": 3}]
+REAL_RUNNER = """
+import json, os, sys
+supervisor_python, campaign, trials = sys.argv[1:]
+sys.argv = ["python"]   # as model_py.swift's code template does
+sys.path.insert(0, supervisor_python)
+import model_runner
+for trial in json.loads(trials):
+    outdir = os.path.join(campaign, "run", trial["id"])   # as model_py.swift builds the map
+    os.makedirs(outdir)
+    hyper_parameter_map = dict(trial, framework="keras", save=outdir + "/output", instance_directory=outdir,
+                               model_name=os.environ["MODEL_NAME"], experiment_id="EXP_PARITY",
+                               run_id=trial["id"], timeout=-1)
+    model_runner.run_model(hyper_parameter_map)
+"""
+
+
+@pytest.fixture(scope="module")
+def supervisor_python(tmp_path_factory) -> str:
+    """workflows/common/python of the vendored Supervisor (model_runner.py, runner_utils.py), extracted."""
+    import glob
+    import tarfile
+
+    tarballs = glob.glob(os.path.join(os.environ.get("TYBALT_VENDOR_DIR", VENDOR), "Supervisor-*.tar.gz"))
+    if not tarballs:
+        skip_or_fail(f"no Supervisor-*.tar.gz in {VENDOR}: put the vendored Supervisor tarball there")
+    folder = tmp_path_factory.mktemp("supervisor")
+    with tarfile.open(tarballs[0]) as archive:
+        archive.extractall(folder, members=[m for m in archive.getmembers() if "/workflows/common/python/" in m.name],
+                           filter="data")
+    return glob.glob(str(folder / "*" / "workflows" / "common" / "python"))[0]
+
+
+@pytest.fixture(scope="module")
+def both_runners(supervisor_python, tiny_model_file, tmp_path_factory):
+    """The same trials through the real model_runner (subprocess) and through upf_runner: two campaign folders."""
+    import upf_runner
+
+    real, ours = tmp_path_factory.mktemp("real") / "EXP_PARITY", tmp_path_factory.mktemp("ours") / "EXP_PARITY"
+    env = {"MODEL_NAME": "tybalt", "MODEL_RETURN": "val_loss", "CANDLE_DEFAULT_MODEL_FILE": tiny_model_file}
+    run = subprocess.run([sys.executable, "-c", REAL_RUNNER, supervisor_python, str(real), json.dumps(PARITY_TRIALS)],
+                         capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **env, "PYTHONPATH": os.path.join(REPO, "Tybalt")})
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    upf = ours.parent / "parity.upf"
+    upf.write_text("".join(json.dumps(t) + "\n" for t in PARITY_TRIALS))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        upf_runner.run_campaign(str(upf), str(ours))
+    return real, ours
+
+
+@pytest.mark.parametrize("trial_id", [t["id"] for t in PARITY_TRIALS])
+def test_upf_runner_writes_what_model_runner_writes(both_runners, trial_id):
+    real, ours = (folder / "run" / trial_id for folder in both_runners)
+    real_parameters = (real / "parameters.txt").read_text().replace(str(both_runners[0]), str(both_runners[1]))
+    assert (ours / "parameters.txt").read_text() == real_parameters
+    assert "model_name='tybalt'" in real_parameters
+    assert ("extra_widths=[16, 8]" in real_parameters) == (trial_id == "widths_as_text")
+    real_result, our_result = (float((folder / "result.txt").read_text()) for folder in (real, ours))
+    assert our_result == pytest.approx(real_result, rel=1e-5, nan_ok=True)
+    histories = [json.loads((folder / "history.txt").read_text()) for folder in (real, ours)]
+    assert histories[0].keys() == histories[1].keys()
+    markers = [(folder / "stop.marker").read_text() if (folder / "stop.marker").exists() else None
+               for folder in (real, ours)]
+    assert markers[0] == markers[1] and (markers[0] is not None) == (trial_id == "diverging")
+
+
+def test_launcher_names_a_missing_file_and_creates_nothing(tmp_path):
+    run = subprocess.run([LAUNCHER, "upf", "local", "missing.upf"], cwd=tmp_path, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stderr == "tybalt: error: missing.upf does not exist\n"
+    assert os.listdir(tmp_path) == []
