@@ -5,7 +5,7 @@
 #   bench/gpu_check.sh                   # from the repository root or anywhere
 #   SKIP_INSTALL=1 bench/gpu_check.sh    # .venv already holds the CUDA build
 # Takes ~10 min on one GPU plus the install. Afterwards commit bench/results.{json,md} and put $RESULTS/summary.md in
-# the README's performance section; the GPU rows say whether the 'auto' rules (training.py: XLA on a GPU;
+# docs/performance.md (GPUs); the GPU rows say whether the 'auto' rules (tybalt_core/train/training.py: XLA on a GPU;
 # tybalt_core/models/backend.py: mixed precision) match what was measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."

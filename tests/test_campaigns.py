@@ -28,18 +28,19 @@ TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, 
 
 
 MLRMBO_BUDGET = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
-# The launcher commands these tests run, as the README shows them ("Running under CANDLE").
-README_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
+# The launcher commands these tests run, as the HPO guide shows them ("A tiny campaign to check the set-up").
+HPO_GUIDE = os.path.join(REPO, "docs", "hpo-and-campaigns.md")
+GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
                    "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh upf local trials.upf",
                    " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
                    "    workflows/run_campaign.sh mlrmbo local workflows/tybalt_bayesian.R",
                    "export CANDLE_DEFAULT_MODEL_FILE=$PWD/tiny_model.txt PROCS=4"]
 
 
-def test_readme_shows_the_launcher_commands_these_tests_run():
-    with open(os.path.join(REPO, "README.md")) as handle:
-        readme = handle.read()
-    assert all(command in readme for command in README_COMMANDS)
+def test_hpo_guide_shows_the_launcher_commands_these_tests_run():
+    with open(HPO_GUIDE, encoding="utf-8") as handle:
+        guide = handle.read()
+    assert all(command in guide for command in GUIDE_COMMANDS)
 
 
 def missing_prerequisite() -> str:
@@ -108,7 +109,7 @@ def project_upf_lines(name: str, count: int) -> list[dict]:
 
 
 def launch(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
-    """Run the launcher as the README shows it (SITE=local); return (experiment folder, its output)."""
+    """Run the launcher as the HPO guide shows it (SITE=local); return (experiment folder, its output)."""
     environment = {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file,
                    "PROCS": "4", **env}
     run = subprocess.run([LAUNCHER, kind, "local", search_file], capture_output=True, text=True,

@@ -134,7 +134,7 @@ def write_workflow_files(yaml_dir: str, output_dir: str) -> list[str]:
     """
     paths = sorted(glob.glob(os.path.join(yaml_dir, "*.yaml")))
     if not paths:
-        raise TybaltInputError(f"no search-space YAML files in {yaml_dir}; add one (see README_hpo.md)")
+        raise TybaltInputError(f"no search-space YAML files in {yaml_dir}; add one (see docs/hpo-and-campaigns.md)")
     planned = [workflow_files(load_search_space(path)) for path in paths]
     os.makedirs(output_dir, exist_ok=True)
     written = []
