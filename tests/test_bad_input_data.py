@@ -23,7 +23,7 @@ import pytest
 from test_bad_input import (GENES, VALID_TSV, Case, _renamed, assert_refused_touching_no_file,  # noqa: F401
                             lambda_model, model)
 
-from conftest import REPO, TYBALT_DIR, run_entry_point
+from conftest import REPO, run_entry_point
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import LockHeld, exclusive_lock
 from tybalt_core.data import expression as data

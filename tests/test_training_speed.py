@@ -7,7 +7,6 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import TYBALT_DIR
 from tybalt_core.data.synthetic_data import make_synthetic_data
 from tybalt_core.models.autoencoders import build_autoencoder
 from tybalt_core.models.backend import keras

@@ -191,7 +191,7 @@ PARAMETER_TABLE = [
     {"name": "toy_variant", "type": str, "default": "binary", "choices": TOY_VARIANTS,
      "help": "toy data: binary (gene3 = gene1 AND gene2, coin flips) or continuous (genes 1, 2 ~ U(0, 1), "
              "gene3 = gene1 x gene2; intrinsic dimension 2, used by the latent-size search)"},
-    # Hyperparameter optimisation (KerasTuner in-process; see README_hpo.md)
+    # Hyperparameter optimisation (KerasTuner in-process; see docs/hpo-and-campaigns.md)
     {"name": "tuner", "type": str, "default": "none", "choices": TUNERS,
      "help": "none: train once; random/bayesian/hyperband/grid: KerasTuner search; sklearn: linear baselines"},
     {"name": "search_space", "type": str, "default": "tybalt_bayesian",

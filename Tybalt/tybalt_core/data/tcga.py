@@ -1,6 +1,6 @@
 """The real TCGA pan-cancer data: download the raw files, preprocess them as Tybalt did, keep the result.
 
-Raw inputs (see the README, "Using the real TCGA data"): the Zenodo 56735 archive holding UCSC Xena's ``HiSeqV2``
+Raw inputs (see docs/data.md, "Using the real TCGA data"): the Zenodo 56735 archive holding UCSC Xena's ``HiSeqV2``
 (genes x samples, log2(RSEM+1)) and ``PANCAN_mutation``; Snaptron's clinical ``samples.tsv``; optionally the GISTIC2
 copy-number table (downloaded only). Outputs in ``<data_dir>/tcga``: the scaled samples x genes matrix, its gene
 table (selection score and scaling parameters, to put new samples on the same scale) and the clinical table in the

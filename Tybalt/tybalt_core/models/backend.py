@@ -112,7 +112,7 @@ def configure_devices(gpus: list[int] | tuple[int, ...] = (), *, quiet: bool = F
                describe_devices(len(visible), _device_setup, cuda_visible_devices(), tf.test.is_built_with_cuda()))
     if len(chosen) > 1:
         logger.warning("%d GPUs chosen: a trial trains on the first one only (there is no multi-GPU strategy); "
-                       "run one trial per GPU instead (README: one trial per GPU)", len(chosen))
+                       "run one trial per GPU instead (docs/hpo-and-campaigns.md: one trial per GPU)", len(chosen))
     return _device_setup
 
 
