@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from conftest import run_entry_point
+from conftest import run_entry_point, snapshot_files
 from local_http_server import LocalFileServer
 
 GENES = 10
@@ -175,11 +175,6 @@ def _error_lines(stderr: str, loads_tensorflow: bool) -> list:
     return [line for line in lines if not TF_STARTUP_LINE.match(line)] if loads_tensorflow else lines
 
 
-def _snapshot(root) -> dict:
-    return {os.path.join(folder, name): open(os.path.join(folder, name), "rb").read()
-            for folder, _, names in os.walk(root) for name in names}
-
-
 def _write(path, content) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "wb" if isinstance(content, bytes) else "w") as handle:
@@ -249,7 +244,7 @@ def assert_refused_touching_no_file(case: Case, tmp_path, request) -> None:
     _write(data_dir / "notes.txt", "a file the user keeps in the data folder\n")
     for file_name, content in {"results_kept.txt": "earlier results\n", **case.output_files}.items():
         _write(out / file_name, content)
-    before = _snapshot(tmp_path)
+    before = snapshot_files(tmp_path)
 
     flags = ["--data_source", str(inputs / "data.tsv"), "--data_dir", str(data_dir), "--output_dir", str(out),
              "--latent_dim", "3", "--epochs", "1", "--verbose", "false"]
@@ -261,9 +256,9 @@ def assert_refused_touching_no_file(case: Case, tmp_path, request) -> None:
     assert len(lines) == 1 and lines[0].startswith("tybalt: error: "), done.stderr[-3000:]
     for text in case.expected:
         assert text in lines[0]
-    after = _snapshot(tmp_path)
+    after = snapshot_files(tmp_path)
     assert {path: after.get(path) for path in before} == before
     assert sorted(path for path in after if path.startswith(str(out))) == sorted(
         path for path in before if path.startswith(str(out)))
     assert not os.path.exists(inputs / "pwned")
-    assert not any(path.endswith("escaped.txt") for path in _snapshot(tmp_path))
+    assert not any(path.endswith("escaped.txt") for path in snapshot_files(tmp_path))

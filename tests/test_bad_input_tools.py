@@ -21,7 +21,7 @@ import pytest
 
 import tybalt
 import tybalt_baseline_keras2
-from conftest import TYBALT_DIR
+from conftest import TYBALT_DIR, snapshot_files
 from tybalt_core.candle import upf_runner, workflow_files
 from tybalt_core.common.atomic_files import write_text
 from tybalt_core.common.cli import describe_os_error, run_command
@@ -275,16 +275,6 @@ def _make_files(folder, files: dict) -> None:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
 
 
-def _snapshot(root) -> dict:
-    """Every regular file under ``root`` and its bytes (FIFOs are listed, never opened)."""
-    found = {}
-    for folder, _, names in os.walk(root):
-        for name in names:
-            path = os.path.join(folder, name)
-            found[path] = open(path, "rb").read() if os.path.isfile(path) else "not a regular file"
-    return found
-
-
 def _arguments(case: Case, folder) -> list:
     filled = [arg.replace("{d}", str(folder)) for arg in case.args]
     if case.tool != "tybalt":
@@ -303,7 +293,7 @@ def case_folder(tmp_path, monkeypatch):
 def test_bad_input_to_any_tool_exits_2_with_one_error_line_and_touches_no_file(name, case_folder, capsys, caplog):
     case = CASES[name]
     _make_files(case_folder, {"kept/notes.txt": "a file the user keeps\n", **case.files})
-    before = _snapshot(case_folder)
+    before = snapshot_files(case_folder)
     arguments = _arguments(case, case_folder)
 
     with pytest.raises(SystemExit) as stop:
@@ -319,7 +309,7 @@ def test_bad_input_to_any_tool_exits_2_with_one_error_line_and_touches_no_file(n
         assert text.replace("{d}", str(case_folder)) in lines[0]
     for text in case.unexpected:
         assert text not in lines[0]
-    after = _snapshot(case_folder)
+    after = snapshot_files(case_folder)
     assert {path: after.get(path) for path in before} == before
     cache = str(case_folder / "data" / "cache")  # the binary cache of a valid data file is not a user's file
     assert [path for path in after if path not in before and not path.startswith(cache)] == []

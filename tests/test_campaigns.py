@@ -16,7 +16,7 @@ import sys
 import pandas as pd
 import pytest
 
-from conftest import REPO
+from conftest import REPO, skip_or_fail_in_ci
 from tybalt_core.tune import hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
@@ -52,19 +52,12 @@ def missing_prerequisite() -> str:
     return check.stderr.strip() if check.returncode else ""
 
 
-def skip_or_fail(reason: str) -> None:
-    """Skip for a missing prerequisite, with what to install; fail instead under CI=true."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true and the campaign engine cannot be used: {reason}")
-    pytest.skip(f"campaign engine not available: {reason}")
-
-
 @pytest.fixture(scope="session")
 def campaign_engine() -> str:
     """The engine folder in the cache, built on first use; a missing prerequisite skips (fails with CI=true)."""
     reason = missing_prerequisite()
     if reason:
-        skip_or_fail(reason)
+        skip_or_fail_in_ci(f"campaign engine not available: {reason}")
     build = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=3600)
     assert build.returncode == 0, build.stderr[-3000:]
     return build.stdout.strip()
@@ -352,7 +345,7 @@ def supervisor_python(tmp_path_factory) -> str:
 
     tarballs = glob.glob(os.path.join(os.environ.get("TYBALT_VENDOR_DIR", VENDOR), "Supervisor-*.tar.gz"))
     if not tarballs:
-        skip_or_fail(f"no Supervisor-*.tar.gz in {VENDOR}: put the vendored Supervisor tarball there")
+        skip_or_fail_in_ci(f"no Supervisor-*.tar.gz in {VENDOR}: put the vendored Supervisor tarball there")
     folder = tmp_path_factory.mktemp("supervisor")
     with tarfile.open(tarballs[0]) as archive:
         archive.extractall(folder, members=[m for m in archive.getmembers() if "/workflows/common/python/" in m.name],

@@ -13,7 +13,7 @@ import subprocess
 import pandas as pd
 import pytest
 
-from conftest import REPO, run_entry_point
+from conftest import REPO, run_entry_point, skip_or_fail_in_ci
 
 EXPORT_SCRIPT = os.path.join(REPO, "tests", "data", "export_all.R")
 # Measured on 2 cores: early stopping ends at about epoch 100 of 300; the run takes 13 s (quiet) to 77 s (busy).
@@ -22,22 +22,16 @@ ALL_FLAGS = ("--num_genes", "2000", "--scaling", "minmax", "--latent_dim", "20",
              "--patience", "20", "--analyze", "true", "--verbose", "false")
 
 
-def unavailable(reason: str):
-    """Skip with ``reason``, or fail in CI, where the data set must be installed (.ci/run installs it)."""
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (CI=true: .ci/run installs r-bioc-all, so this test must run)")
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def all_files(tmp_path_factory):
     """The ALL expression matrix and phenotype table exported to TSV by tests/data/export_all.R."""
     if shutil.which("Rscript") is None:
-        unavailable("Rscript not found: install the Debian package r-bioc-all")
+        skip_or_fail_in_ci("Rscript not found: install the Debian package r-bioc-all")
     folder = tmp_path_factory.mktemp("all_data")
     done = subprocess.run(["Rscript", EXPORT_SCRIPT, str(folder)], capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
-        unavailable(f"R's ALL data set could not be exported (install r-bioc-all): {done.stderr.strip()[-300:]}")
+        skip_or_fail_in_ci("R's ALL data set could not be exported (install r-bioc-all): "
+                           f"{done.stderr.strip()[-300:]}")
     return str(folder / "all_expression.tsv"), str(folder / "all_phenotype.tsv")
 
 
