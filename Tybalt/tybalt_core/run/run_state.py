@@ -62,7 +62,7 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     A run is finished when its status says so, or, with no checkpoint to resume from, when it left results.
     Overwriting a finished run starts afresh ('off'), whatever checkpoint it left.
     """
-    check_can_create(folder)
+    require_writable_folder(folder, "output folder", "--output_dir")
     resumable = restart_mode != "off" and checkpoint is not None
     finished = read_status(folder) in FINAL_STATUSES or (
         not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
@@ -127,7 +127,7 @@ def output_folder_held(folder: str, worker: str = "", flag: str = "--output_dir"
     shares the folder with the other workers: it locks only its own name and removes nothing. ``flag`` and
     ``what`` name the folder in messages (a checkpoint folder outside the output folder is held the same way).
     """
-    check_can_create(folder, flag, what)
+    require_writable_folder(folder, what, flag)
     made = _first_missing(folder)
     os.makedirs(folder, exist_ok=True)
     with ExitStack() as stack:
@@ -148,11 +148,6 @@ def training_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """The benchmark parameters that define what a run trains (all but ``NOT_TRAINING_DEFINING``), as JSON values."""
     names = [d["name"] for d in definitions.additional_definitions if d["name"] not in NOT_TRAINING_DEFINING]
     return json.loads(json.dumps({name: params.get(name) for name in names}, default=str))
-
-
-def check_can_create(folder: str, flag: str = "--output_dir", what: str = "output folder") -> None:
-    """Refuse a folder that cannot be made: it, or its nearest existing ancestor, must be a writable folder."""
-    require_writable_folder(folder, what, flag)
 
 
 def _first_missing(folder: str) -> str | None:

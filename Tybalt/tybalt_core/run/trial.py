@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tybalt_core.common import outputs
+from tybalt_core.common.user_files import require_writable_folder
 from tybalt_core.config.parameters import check_model_fits_data
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.data.expression import ExpressionData
@@ -46,7 +47,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
                     "without training (--overwrite true trains it again)", folder)
         return run_state.saved_history(folder)
-    run_state.check_can_create(ckpt.directory, "--ckpt_directory", "checkpoint folder")
+    require_writable_folder(ckpt.directory, "checkpoint folder", "--ckpt_directory")
     ckpt.restart_mode = run_state.check_output_folder(
         folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
     ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
