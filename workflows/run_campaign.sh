@@ -172,6 +172,10 @@ main()
   kind=$1 SITE=$2
   search_file=$(absolute "$3")
   CFG_SYS=$(companion_file cfg-sys "$search_file" "${CFG_SYS:-}")
+  if slurm_site
+  then
+    ( source "$CFG_SYS"; check_slurm_size )   # before anything is built or made
+  fi
   mkdir -p "${CAMPAIGN_DIR:=$PWD/Output/campaigns}"
   CAMPAIGN_DIR=$(cd "$CAMPAIGN_DIR" && pwd)
   case $SITE in
@@ -179,10 +183,6 @@ main()
     *) use_site_supervisor ;;
   esac
   export_campaign_defaults
-  if slurm_site
-  then
-    check_slurm_size
-  fi
   cd "$CAMPAIGN_DIR"   # the workflow leaves its turbine-output link in the working folder
   if [[ $kind == upf ]]
   then

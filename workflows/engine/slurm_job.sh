@@ -4,10 +4,9 @@
 SLURM_POLL_SECONDS=${SLURM_POLL_SECONDS:-5}
 
 check_slurm_size()
-# NODES and GPUS_PER_NODE (environment, else cfg-sys, else 1) must be positive whole numbers.
+# NODES and GPUS_PER_NODE (environment, else cfg-sys, else 1) must be positive whole numbers; sbatch must be there.
 {
-  export NODES=${NODES:-1} GPUS_PER_NODE=${GPUS_PER_NODE:-1}
-  local name
+  local NODES=${NODES:-1} GPUS_PER_NODE=${GPUS_PER_NODE:-1} name
   for name in NODES GPUS_PER_NODE
   do
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] \

@@ -15,6 +15,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/env-local.sh"
 slurm_job_size()
 # PROCS, PPN, ADLB_SERVERS (and mlrMBO's resident R rank) for NODES x GPUS_PER_NODE trials at a time.
 {
+  export NODES=${NODES:-1} GPUS_PER_NODE=${GPUS_PER_NODE:-1}
   local non_training=1 trials=$(( NODES * GPUS_PER_NODE ))
   [[ $(basename "$EMEWS_PROJECT_ROOT") == mlrMBO ]] && non_training=2   # the ADLB server and the R optimiser
   export PPN=$(( GPUS_PER_NODE + (non_training + NODES - 1) / NODES ))
