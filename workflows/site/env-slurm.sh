@@ -35,5 +35,6 @@ TURBINE_SBATCH_ARGS+=" --cpus-per-task=$CPUS_PER_TRIAL${TURBINE_SBATCH_ARGS_EXTR
 export TURBINE_LAUNCHER=srun TURBINE_INTERPOSER=$(dirname "${BASH_SOURCE[0]}")/one_gpu_per_rank.sh
 # srun does not take --cpus-per-task from the batch job (Slurm 22.05+), so the step asks for it again.
 export TURBINE_LAUNCH_OPTIONS="--mpi=${SLURM_MPI:-pmi2} --distribution=cyclic --cpus-per-task=$CPUS_PER_TRIAL"
-# Turbine's Slurm mode refuses "-e BENCHMARKS_ROOT" when it is unset; the benchmark is its own root.
-export BENCHMARKS_ROOT=${BENCHMARKS_ROOT:-$MODEL_PYTHON_DIR}
+# Turbine's Slurm mode refuses "-e NAME" for a variable that is not in the environment: the benchmark is its own
+# BENCHMARKS_ROOT, and mlrMBO's workflow.sh sets CANDLE_MODEL_TYPE and CANDLE_IMAGE without exporting them.
+export BENCHMARKS_ROOT=${BENCHMARKS_ROOT:-$MODEL_PYTHON_DIR} CANDLE_MODEL_TYPE CANDLE_IMAGE
