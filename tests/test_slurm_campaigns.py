@@ -17,7 +17,7 @@ import sys
 
 import pytest
 
-from campaign_runs import (MLRMBO_BUDGET, WORKFLOWS, direct_val_loss, final_results, instance_folders, launch,
+from campaign_runs import (LAUNCHER, WORKFLOWS, direct_val_loss, final_results, instance_folders, launch,
                            project_upf_lines, trial_result, workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
 from tybalt_core.tune import hpo_results
@@ -27,7 +27,25 @@ CLUSTER = {"NODES": "2", "GPUS_PER_NODE": "2"}
 NODE_NAMES = {"n1", "n2"}
 INSTALL = "apt-get install -y slurmctld slurmd slurm-client munge"
 TRIALS = 8
+# mlrMBO-ils.R evaluates a design of PROPOSE_POINTS points, then one batch of proposals: 3 trials at a time on 4
+# GPUs put trials on both nodes, and two of them on one node at once, whichever workers Turbine picks.
+MLRMBO_BUDGET = {"DESIGN_SIZE": "3", "PROPOSE_POINTS": "3", "MAX_ITERATIONS": "1", "MAX_BUDGET": "6"}
 CAMPAIGNS = ["upf_py", "upf_app", "mlrmbo"]
+# The commands these tests run, as the many-GPU-nodes guide shows them.
+GUIDE = os.path.join(REPO, "docs", "many-gpu-nodes.md")
+GUIDE_COMMANDS = ["export " + " ".join(f"{k}={v}" for k, v in CLUSTER.items()),
+                  'eval "$(workflows/engine/slurm_cluster.sh start)"',
+                  "CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh --wait upf slurm trials.upf",
+                  "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh --wait upf slurm trials.upf",
+                  " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
+                  "    workflows/run_campaign.sh --wait mlrmbo slurm workflows/tybalt_bayesian.R",
+                  "workflows/engine/slurm_cluster.sh stop"]
+
+
+def test_the_guide_shows_the_commands_these_tests_run():
+    with open(GUIDE, encoding="utf-8") as handle:
+        guide = handle.read()
+    assert [command for command in GUIDE_COMMANDS if command not in guide] == []
 
 
 @pytest.fixture(scope="session")
@@ -48,8 +66,9 @@ def slurm_cluster(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def grid_trials(campaign_engine, tiny_model_file, tmp_path_factory):
-    """Eight tybalt_grid.upf lines and, run directly (which also makes the tiny data once), their val_loss."""
-    trials = project_upf_lines("tybalt_grid", TRIALS)
+    """Eight tybalt_grid.upf lines (2 epochs each, for speed) and, run directly (which also makes the tiny data
+    once), their val_loss."""
+    trials = [{**line, "epochs": 2} for line in project_upf_lines("tybalt_grid", TRIALS)]
     folder = tmp_path_factory.mktemp("direct")
     return trials, {t["id"]: direct_val_loss(tiny_model_file, t, str(folder / t["id"])) for t in trials}
 
@@ -93,7 +112,7 @@ def upf_app(slurm_cluster, grid_trials, tiny_model_file, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def mlrmbo(slurm_cluster, grid_trials, tiny_model_file, tmp_path_factory):
-    """The project's tybalt_bayesian.R with a budget of 4 (the tiny data made by ``grid_trials`` first)."""
+    """The project's tybalt_bayesian.R, 6 trials (the tiny data made by ``grid_trials`` first)."""
     folder = tmp_path_factory.mktemp("slurm_mlrmbo")
     return submit(slurm_cluster, tiny_model_file, folder,
                   ["mlrmbo", "slurm", os.path.join(WORKFLOWS, "tybalt_bayesian.R")], **MLRMBO_BUDGET)
@@ -113,7 +132,7 @@ def placement_table(name: str, campaign: dict) -> str:
 def test_every_trial_ran_inside_the_slurm_job_and_both_nodes_trained(name, request):
     campaign = request.getfixturevalue(name)
     found = campaign["placements"]
-    assert len(found) == len(instance_folders(campaign["experiment"])) >= (4 if name == "mlrmbo" else TRIALS)
+    assert len(found) == len(instance_folders(campaign["experiment"])) >= (6 if name == "mlrmbo" else TRIALS)
     assert {p["slurm_job_id"] for p in found.values()} == {campaign["job_id"]}
     assert {p["node"] for p in found.values()} == NODE_NAMES
     assert all(p["finished"] > p["started"] for p in found.values())
@@ -165,6 +184,18 @@ def test_hpo_results_reports_every_trial_of_a_slurm_campaign(name, request, tmp_
     assert summary["trials"] == summary["completed"] == len(campaign["placements"])
 
 
+def test_wait_exits_non_zero_when_the_slurm_job_failed(slurm_cluster, campaign_engine, tiny_model_file, tmp_path):
+    # An app-mode trial that fails, with IGNORE_ERRORS=0: model.sh aborts the workflow and so the batch job.
+    upf = write_upf(tmp_path, [{"id": "failing_trial", "latent_dim": -1}])
+    run = subprocess.run([LAUNCHER, "--wait", "upf", "slurm", upf], capture_output=True, text=True, timeout=600,
+                         env={**os.environ, **CLUSTER, **slurm_cluster, "CAMPAIGN_DIR": str(tmp_path / "campaigns"),
+                              "CANDLE_DEFAULT_MODEL_FILE": tiny_model_file, "CANDLE_MODEL_IMPL": "app",
+                              "IGNORE_ERRORS": "0", "SLURM_POLL_SECONDS": "2"})
+    assert run.returncode == 1, run.stdout[-2000:] + run.stderr[-2000:]
+    assert re.search(r"^slurm job \d+: FAILED$", run.stdout, re.M)
+    assert run.stderr.splitlines()[-1].startswith("tybalt: error: the campaign stopped with an error")
+
+
 def test_the_batch_job_asked_slurm_for_a_gpu_memory_and_cpus_per_trial(upf_py, slurm_cluster):
     # What Slurm itself recorded for the job: 2 nodes, 2 GPUs on each, 16G per GPU, 4 CPUs per rank (3 ranks/node).
     shown = subprocess.run(["scontrol", "show", "job", "-o", upf_py["job_id"]], capture_output=True, text=True,
@@ -206,7 +237,7 @@ def test_biowulf_trials_run_the_projects_python_whatever_the_python_module(modul
 
 
 def test_the_launcher_refuses_a_node_count_that_is_not_a_number(tmp_path):
-    run = subprocess.run([os.path.join(WORKFLOWS, "run_campaign.sh"), "upf", "slurm",
+    run = subprocess.run([LAUNCHER, "upf", "slurm",
                           os.path.join(WORKFLOWS, "latent_dim_sweep.upf")], capture_output=True, text=True,
                          env={**os.environ, "NODES": "two", "CAMPAIGN_DIR": str(tmp_path)}, cwd=REPO)
     assert run.returncode == 2
