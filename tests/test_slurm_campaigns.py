@@ -64,6 +64,24 @@ def slurm_cluster(tmp_path_factory):
     subprocess.run([CLUSTER_SCRIPT, "stop"], env=env, capture_output=True, timeout=120)
 
 
+def cluster_script(command: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([CLUSTER_SCRIPT, command], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=120)
+
+
+def test_stopping_a_cluster_stops_its_own_daemons_only(slurm_cluster, tmp_path):
+    other = {"TYBALT_SLURM_DIR": str(tmp_path / "other"), "NODES": "1", "GPUS_PER_NODE": "1"}
+    assert cluster_script("start", other).returncode == 0
+    pids = [int((tmp_path / "other" / "run" / name).read_text()) for name in os.listdir(tmp_path / "other" / "run")]
+    assert len(pids) == 3   # munged, slurmctld, one slurmd
+    assert cluster_script("stop", other).returncode == 0
+    assert not [pid for pid in pids if os.path.exists(f"/proc/{pid}")]
+    assert cluster_script("status", other).returncode == 1
+    nodes = subprocess.run(["sinfo", "-h", "-N", "-o", "%N %t"], env={**os.environ, **slurm_cluster},
+                           capture_output=True, text=True)
+    assert nodes.stdout.split() == ["n1", "idle", "n2", "idle"]
+
+
 @pytest.fixture(scope="module")
 def grid_trials(campaign_engine, tiny_model_file, tmp_path_factory):
     """Eight tybalt_grid.upf lines (2 epochs each, for speed) and, run directly (which also makes the tiny data
@@ -201,8 +219,9 @@ def test_the_batch_job_asked_slurm_for_a_gpu_memory_and_cpus_per_trial(upf_py, s
     shown = subprocess.run(["scontrol", "show", "job", "-o", upf_py["job_id"]], capture_output=True, text=True,
                            env={**os.environ, **slurm_cluster})
     assert shown.returncode == 0, shown.stderr
-    tres = dict(item.split("=", 1) for item in re.search(r" TRES=(\S+)", shown.stdout).group(1).split(","))
-    assert tres["node"] == "2" and tres["gres/gpu"] == "4" and tres["cpu"] == "24" and tres["mem"] == "64G"
+    record = dict(item.split("=", 1) for item in shown.stdout.split() if "=" in item)
+    assert record["NumNodes"] == "2" and record["TresPerNode"] == "gres:gpu:2"
+    assert record["MemPerTres"] == "gres:gpu:16384" and record["CPUs/Task"] == "4" and record["NumCPUs"] == "24"
 
 
 def test_app_mode_trials_run_the_projects_python(upf_app):
@@ -242,3 +261,21 @@ def test_the_launcher_refuses_a_node_count_that_is_not_a_number(tmp_path):
                          env={**os.environ, "NODES": "two", "CAMPAIGN_DIR": str(tmp_path)}, cwd=REPO)
     assert run.returncode == 2
     assert run.stderr.splitlines()[-1].startswith("tybalt: error: NODES=two is not a positive whole number")
+
+
+def test_a_run_outside_slurm_records_its_host_and_when_it_ran(tiny_params, tmp_path, monkeypatch):
+    import socket
+    import time
+
+    from tybalt_baseline_keras2 import run
+
+    for name in ("SLURMD_NODENAME", "SLURM_JOB_ID", "SLURM_PROCID"):
+        monkeypatch.delenv(name, raising=False)
+    before = time.time()
+    run(tiny_params("--epochs", "1", "--output_dir", str(tmp_path / "run")))
+    placement = json.loads((tmp_path / "run" / "params.json").read_text())["placement"]
+    assert placement["node"] == socket.gethostname()
+    assert placement["slurm_job_id"] is None and placement["rank"] is None
+    assert placement["cuda_visible_devices"] == os.environ.get("CUDA_VISIBLE_DEVICES")
+    assert placement["python"] == sys.executable
+    assert before <= placement["started"] < placement["finished"] <= time.time()

@@ -24,7 +24,7 @@ check_prerequisites()
   local command
   for command in slurmctld slurmd sbatch munged mungekey
   do
-    command -v "$command" >/dev/null || PATH=$PATH:/usr/sbin command -v "$command" >/dev/null \
+    command -v "$command" >/dev/null \
       || fail "$command is missing; install the cluster's packages with: apt-get install -y $PACKAGES"
   done
   (( $(id -u) == 0 )) || fail "the throwaway cluster needs root (mknod for the pretend GPUs, slurmd)"
@@ -131,7 +131,7 @@ start()
   chmod 700 "$CLUSTER/munge"
   mapfile -t ports < <(free_ports $(( NODES + 1 )))
   write_config "${ports[@]}"
-  export SLURM_CONF=$CLUSTER/slurm.conf PATH=$PATH:/usr/sbin
+  export SLURM_CONF=$CLUSTER/slurm.conf
   start_munge
   slurmctld -i
   local node
@@ -170,7 +170,7 @@ stop()
 {
   [[ -d $CLUSTER/run ]] || { say "no cluster in $CLUSTER"; return 0; }
   export SLURM_CONF=$CLUSTER/slurm.conf
-  scancel --full "$(squeue -h -o %i 2>/dev/null | tr '\n' ' ')" >/dev/null 2>&1 || true
+  squeue -h -o %i 2>/dev/null | xargs -r scancel --full >/dev/null 2>&1 || true
   local pid waited
   for (( waited = 0; waited < 20 && $(squeue -h 2>/dev/null | wc -l) > 0; waited++ ))
   do
@@ -206,6 +206,7 @@ status()
 
 main()
 {
+  PATH=$PATH:/usr/sbin   # where Debian puts the daemons
   NODES=${NODES:-2} GPUS_PER_NODE=${GPUS_PER_NODE:-2} CPUS_PER_NODE=${CPUS_PER_NODE:-32}
   MEMORY_PER_NODE_MB=${MEMORY_PER_NODE_MB:-128000}
   case ${1:-} in
