@@ -52,7 +52,8 @@ def test_the_guide_shows_the_commands_these_tests_run():
 def slurm_cluster(tmp_path_factory):
     """A throwaway cluster of 2 nodes x 2 GPUs for the session; yields the environment that points at it."""
     search_path = os.environ["PATH"] + os.pathsep + "/usr/sbin"
-    missing = [name for name in ("slurmctld", "slurmd", "sbatch", "munged") if not shutil.which(name, path=search_path)]
+    missing = [name for name in ("slurmctld", "slurmd", "sbatch", "munged")
+               if not shutil.which(name, path=search_path)]
     if missing:
         skip_or_fail_in_ci(f"Slurm is not installed ({', '.join(missing)} missing); install it with: {INSTALL}")
     if os.geteuid() != 0:
