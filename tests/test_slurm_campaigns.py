@@ -230,6 +230,27 @@ def test_app_mode_trials_run_the_projects_python(upf_app):
                                                                                   "python3")}
 
 
+# The job's shape (no cluster needed): env-slurm.sh as the Supervisor's workflow.sh sources it.
+
+@pytest.mark.parametrize("workflow, nodes, gpus, expected", [
+    ("upf", 2, 2, "PROCS=6 PPN=3 ADLB_SERVERS=2 RESIDENT_WORK_RANKS=none"),
+    ("upf", 4, 4, "PROCS=20 PPN=5 ADLB_SERVERS=4 RESIDENT_WORK_RANKS=none"),
+    ("mlrMBO", 4, 4, "PROCS=20 PPN=5 ADLB_SERVERS=3 RESIDENT_WORK_RANKS=16"),
+    ("mlrMBO", 1, 4, "PROCS=6 PPN=6 ADLB_SERVERS=1 RESIDENT_WORK_RANKS=4")])
+def test_every_gpu_gets_a_trial_rank_and_every_node_one_rank_more(workflow, nodes, gpus, expected, campaign_engine):
+    # Trial ranks = NODES x GPUS_PER_NODE; the rest are ADLB servers and, for mlrMBO, the R optimiser's rank, which
+    # Turbine takes from the last worker ranks (the ones just before the servers).
+    workflows = os.path.join(campaign_engine, "Supervisor", "workflows")
+    script = (f"source {workflows}/common/sh/utils.sh; source {WORKFLOWS}/site/env-slurm.sh; "
+              'echo "PROCS=$PROCS PPN=$PPN ADLB_SERVERS=$ADLB_SERVERS RESIDENT_WORK_RANKS=${RESIDENT_WORK_RANKS:-none}"')
+    env = {k: v for k, v in os.environ.items() if "RESIDENT_WORK" not in k}
+    env.update(WORKFLOWS_ROOT=workflows, EMEWS_PROJECT_ROOT=os.path.join(workflows, workflow), NODES=str(nodes),
+               GPUS_PER_NODE=str(gpus), MODEL_PYTHON_DIR=os.path.join(REPO, "Tybalt"))
+    shown = subprocess.run(["bash", "-c", script], capture_output=True, text=True, env=env)
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.splitlines()[-1] == expected
+
+
 # The Biowulf site's per-trial language file (no cluster needed): sourced by model.sh under `set -eu`.
 
 LANGS_APP_BIOWULF = os.path.join(WORKFLOWS, "site", "langs-app-biowulf.sh")

@@ -25,6 +25,8 @@ slurm_job_size()
   then
     # Turbine's resident workers are the last worker ranks, just before the servers.
     export TURBINE_RESIDENT_WORK_WORKERS=1 RESIDENT_WORK_RANKS=$(( PROCS - ADLB_SERVERS - 1 ))
+  else
+    unset TURBINE_RESIDENT_WORK_WORKERS RESIDENT_WORK_RANKS   # env-local.sh sets them for every workflow
   fi
 }
 
