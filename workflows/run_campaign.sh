@@ -166,8 +166,8 @@ campaign_failed()
 
 main()
 {
-  local wait=0 kind search_file
-  [[ ${1:-} == --wait ]] && { wait=1; shift; }
+  local follow=0 kind search_file
+  [[ ${1:-} == --wait ]] && { follow=1; shift; }
   (( $# == 3 )) && [[ $1 == upf || $1 == mlrmbo ]] || usage
   kind=$1 SITE=$2
   search_file=$(absolute "$3")
@@ -192,7 +192,7 @@ main()
   fi
   if slurm_site
   then
-    follow_slurm_job "$wait"
+    follow_slurm_job "$follow"
   fi
   echo "campaign results: $RESULTS"
   echo "summarise with:   python $TYBALT_REPO/Tybalt/hpo_results.py $RESULTS"
