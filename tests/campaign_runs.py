@@ -22,6 +22,13 @@ TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, 
 MLRMBO_BUDGET = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
 
 
+def commands_missing_from_guide(guide: str, commands: list[str]) -> list[str]:
+    """The ``commands`` (exact text) that the guide docs/``guide`` does not show."""
+    with open(os.path.join(REPO, "docs", guide), encoding="utf-8") as handle:
+        text = handle.read()
+    return [command for command in commands if command not in text]
+
+
 def missing_prerequisite() -> str:
     """Why the real engine cannot be built here ('' when it can)."""
     if not os.path.isdir(os.environ.get("TYBALT_VENDOR_DIR", VENDOR)):

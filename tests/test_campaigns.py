@@ -15,13 +15,13 @@ import sys
 import pandas as pd
 import pytest
 
-from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFLOWS, direct_val_loss, final_results,
-                           instance_folders, launch, project_upf_lines, trial_result, workflow_results, write_upf)
+from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFLOWS, commands_missing_from_guide,
+                           direct_val_loss, final_results, instance_folders, launch, project_upf_lines, trial_result,
+                           workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
 from tybalt_core.tune import hpo_results
 
 # The launcher commands these tests run, as the HPO guide shows them ("A tiny campaign to check the set-up").
-HPO_GUIDE = os.path.join(REPO, "docs", "hpo-and-campaigns.md")
 GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
                    "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh upf local trials.upf",
                    " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
@@ -30,9 +30,7 @@ GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local tri
 
 
 def test_hpo_guide_shows_the_launcher_commands_these_tests_run():
-    with open(HPO_GUIDE, encoding="utf-8") as handle:
-        guide = handle.read()
-    assert all(command in guide for command in GUIDE_COMMANDS)
+    assert commands_missing_from_guide("hpo-and-campaigns.md", GUIDE_COMMANDS) == []
 
 
 def test_a_complete_engine_is_not_built_again(campaign_engine):

@@ -17,8 +17,8 @@ import sys
 
 import pytest
 
-from campaign_runs import (LAUNCHER, WORKFLOWS, direct_val_loss, final_results, instance_folders, launch,
-                           project_upf_lines, trial_result, workflow_results, write_upf)
+from campaign_runs import (LAUNCHER, WORKFLOWS, commands_missing_from_guide, direct_val_loss, final_results,
+                           instance_folders, launch, project_upf_lines, trial_result, workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
 from tybalt_core.tune import hpo_results
 
@@ -32,7 +32,6 @@ TRIALS = 8
 MLRMBO_BUDGET = {"DESIGN_SIZE": "3", "PROPOSE_POINTS": "3", "MAX_ITERATIONS": "1", "MAX_BUDGET": "6"}
 CAMPAIGNS = ["upf_py", "upf_app", "mlrmbo"]
 # The commands these tests run, as the many-GPU-nodes guide shows them.
-GUIDE = os.path.join(REPO, "docs", "many-gpu-nodes.md")
 GUIDE_COMMANDS = ["export " + " ".join(f"{k}={v}" for k, v in CLUSTER.items()),
                   'eval "$(workflows/engine/slurm_cluster.sh start)"',
                   "CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh --wait upf slurm trials.upf",
@@ -43,9 +42,7 @@ GUIDE_COMMANDS = ["export " + " ".join(f"{k}={v}" for k, v in CLUSTER.items()),
 
 
 def test_the_guide_shows_the_commands_these_tests_run():
-    with open(GUIDE, encoding="utf-8") as handle:
-        guide = handle.read()
-    assert [command for command in GUIDE_COMMANDS if command not in guide] == []
+    assert commands_missing_from_guide("many-gpu-nodes.md", GUIDE_COMMANDS) == []
 
 
 @pytest.fixture(scope="session")
