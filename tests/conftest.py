@@ -80,3 +80,19 @@ def kill_after_checkpoint(command: list[str], ckpt_dir: str, epochs: int = 2, en
         time.sleep(0.05)
     process.send_signal(signal.SIGKILL)
     assert process.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+
+
+@pytest.fixture(scope="session")
+def campaign_engine() -> str:
+    """The real campaign engine's folder in the cache, built on first use (campaign_runs.built_engine)."""
+    from campaign_runs import built_engine
+
+    return built_engine()
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory) -> str:
+    """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
+    from campaign_runs import write_tiny_model_file
+
+    return write_tiny_model_file(tmp_path_factory.mktemp("campaign_model"))

@@ -9,27 +9,19 @@ data set by CANDLE_DEFAULT_MODEL_FILE.
 import json
 import math
 import os
-import re
 import subprocess
 import sys
 
 import pandas as pd
 import pytest
 
+from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFLOWS, commands_missing_from_guide,
+                           direct_val_loss, final_results, instance_folders, launch, project_upf_lines, trial_result,
+                           workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
 from tybalt_core.tune import hpo_results
 
-WORKFLOWS = os.path.join(REPO, "workflows")
-LAUNCHER = os.path.join(WORKFLOWS, "run_campaign.sh")
-BUILD_ENGINE = os.path.join(WORKFLOWS, "engine", "build_engine.sh")
-VENDOR = os.path.join(os.path.dirname(REPO), "shared", "vendor")
-TINY_MODEL = {"synthetic_samples": 200, "synthetic_genes": 80, "latent_dim": 4, "hidden_dim": 16, "epochs": 2,
-              "verbose": False, "save_model": False, "ckpt_save_interval": 0}
-
-
-MLRMBO_BUDGET = {"DESIGN_SIZE": "2", "PROPOSE_POINTS": "2", "MAX_ITERATIONS": "1", "MAX_BUDGET": "4"}
 # The launcher commands these tests run, as the HPO guide shows them ("A tiny campaign to check the set-up").
-HPO_GUIDE = os.path.join(REPO, "docs", "hpo-and-campaigns.md")
 GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local trials.upf",
                    "CANDLE_MODEL_IMPL=app workflows/run_campaign.sh upf local trials.upf",
                    " ".join(f"{k}={v}" for k, v in MLRMBO_BUDGET.items()) + " \\\n"
@@ -38,29 +30,7 @@ GUIDE_COMMANDS = ["CANDLE_MODEL_IMPL=py  workflows/run_campaign.sh upf local tri
 
 
 def test_hpo_guide_shows_the_launcher_commands_these_tests_run():
-    with open(HPO_GUIDE, encoding="utf-8") as handle:
-        guide = handle.read()
-    assert all(command in guide for command in GUIDE_COMMANDS)
-
-
-def missing_prerequisite() -> str:
-    """Why the real engine cannot be built here ('' when it can)."""
-    if not os.path.isdir(os.environ.get("TYBALT_VENDOR_DIR", VENDOR)):
-        return (f"the vendored engine sources are not in {VENDOR} (or TYBALT_VENDOR_DIR): put the Swift/T, "
-                "Supervisor, smoof and mlrMBO tarballs there")
-    check = subprocess.run([BUILD_ENGINE, "--check"], capture_output=True, text=True)
-    return check.stderr.strip() if check.returncode else ""
-
-
-@pytest.fixture(scope="session")
-def campaign_engine() -> str:
-    """The engine folder in the cache, built on first use; a missing prerequisite skips (fails with CI=true)."""
-    reason = missing_prerequisite()
-    if reason:
-        skip_or_fail_in_ci(f"campaign engine not available: {reason}")
-    build = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=3600)
-    assert build.returncode == 0, build.stderr[-3000:]
-    return build.stdout.strip()
+    assert commands_missing_from_guide("hpo-and-campaigns.md", GUIDE_COMMANDS) == []
 
 
 def test_a_complete_engine_is_not_built_again(campaign_engine):
@@ -71,45 +41,9 @@ def test_a_complete_engine_is_not_built_again(campaign_engine):
     assert again.stdout == campaign_engine + "\n" and os.path.getmtime(stamp) == built
 
 
-@pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory) -> str:
-    """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
-    folder = tmp_path_factory.mktemp("campaign_model")
-    values = {**TINY_MODEL, "data_dir": str(folder / "data")}
-    lines = []
-    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
-        for line in handle:
-            key = line.split("=", 1)[0].strip()
-            lines.append(f"{key} = {values[key]!r}\n" if "=" in line and key in values else line)
-    path = folder / "tiny_model.txt"
-    path.write_text("".join(lines))
-    return str(path)
-
-
-def direct_val_loss(model_file: str, trial: dict, output_dir: str) -> float:
-    """What the benchmark returns when run directly with the trial's parameters (last val_loss)."""
-    import tybalt_baseline_keras2
-
-    params = tybalt_baseline_keras2.initialize_parameters(default_model=model_file, argv=[])
-    params.update({k: v for k, v in trial.items() if k != "id"}, output_dir=output_dir, run_id=trial["id"])
-    return float(tybalt_baseline_keras2.run(params).history["val_loss"][-1])
-
-
-def project_upf_lines(name: str, count: int) -> list[dict]:
-    """The first ``count`` trials of a shipped UPF file."""
-    with open(os.path.join(WORKFLOWS, f"{name}.upf")) as handle:
-        return [json.loads(line) for line in handle][:count]
-
-
-def launch(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
+def launch_local(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
     """Run the launcher as the HPO guide shows it (SITE=local); return (experiment folder, its output)."""
-    environment = {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file,
-                   "PROCS": "4", **env}
-    run = subprocess.run([LAUNCHER, kind, "local", search_file], capture_output=True, text=True,
-                         env=environment, timeout=600)
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output[-4000:]
-    return re.search(r"^campaign results: (.+)$", output, re.M).group(1), output
+    return launch([kind, "local", search_file], campaign_dir, model_file, PROCS="4", **env)
 
 
 def upf_campaign(tmp_path_factory, model_file: str, trials: list[dict], model_impl: str):
@@ -118,30 +52,9 @@ def upf_campaign(tmp_path_factory, model_file: str, trials: list[dict], model_im
     folder = tmp_path_factory.mktemp(f"upf_{model_impl}")
     direct = {t["id"]: direct_val_loss(model_file, t, str(folder / "direct" / t["id"])) for t in trials
               if t["id"] != "failing_trial"}
-    upf = folder / "trials.upf"
-    upf.write_text("".join(json.dumps(t) + "\n" for t in trials))
-    (folder / "cfg-sys-trials.sh").write_text(open(os.path.join(WORKFLOWS, "cfg-sys-latent_dim_sweep.sh")).read())
-    experiment, output = launch("upf", str(upf), str(folder / "campaigns"), model_file, CANDLE_MODEL_IMPL=model_impl)
+    experiment, output = launch_local("upf", write_upf(folder, trials), str(folder / "campaigns"), model_file,
+                                      CANDLE_MODEL_IMPL=model_impl)
     return experiment, output, trials, direct
-
-
-def instance_folders(experiment: str) -> dict[str, str]:
-    """run id -> instance folder: py mode writes run/<id>, app mode (model.sh) <id>."""
-    roots = [os.path.join(experiment, "run"), experiment]
-    return {name: os.path.join(root, name) for root in roots if os.path.isdir(root) for name in os.listdir(root)
-            if os.path.isfile(os.path.join(root, name, "parameters.txt"))}
-
-
-def trial_result(folder: str) -> float:
-    """The number in an instance folder's result.txt."""
-    with open(os.path.join(folder, "result.txt")) as handle:
-        return float(handle.read())
-
-
-def workflow_results(output: str, trials: list[dict]) -> dict[str, float]:
-    """The UPF workflow's own report (``WORKFLOW RESULT: r1;r2;...`` in UPF order), by trial id."""
-    values = re.search(r"^WORKFLOW RESULT: (.+)$", output, re.M).group(1).split(";")
-    return {trial["id"]: float(value) for trial, value in zip(trials, values)}
 
 
 @pytest.fixture(scope="module")
@@ -161,8 +74,8 @@ def upf_app(campaign_engine, tiny_model_file, tmp_path_factory):
 def mlrmbo(campaign_engine, tiny_model_file, tmp_path_factory):
     """The project's tybalt_bayesian.R with its cfg-prm/cfg-sys files and a budget of 4 trials."""
     campaigns = str(tmp_path_factory.mktemp("mlrmbo"))
-    experiment, output = launch("mlrmbo", os.path.join(WORKFLOWS, "tybalt_bayesian.R"), campaigns,
-                                tiny_model_file, **MLRMBO_BUDGET)
+    experiment, output = launch_local("mlrmbo", os.path.join(WORKFLOWS, "tybalt_bayesian.R"), campaigns,
+                                      tiny_model_file, **MLRMBO_BUDGET)
     return experiment, output, campaign_engine
 
 
@@ -189,17 +102,6 @@ def test_trials_leave_no_candle_lib_folders_in_their_instance_folders(upf_py, up
     for experiment, *_ in (upf_py, upf_app):
         for folder in instance_folders(experiment).values():
             assert not os.path.exists(os.path.join(folder, "EXP000")), os.listdir(folder)
-
-
-def final_results(experiment: str, engine: str) -> pd.DataFrame:
-    """final_res.Rds (mlrMBO's optimisation path) as a table, read by R."""
-    script = 'r <- readRDS(commandArgs(TRUE)[1]); write.csv(r[, c("y", "exec.time")], stdout(), row.names = FALSE)'
-    read = subprocess.run(["Rscript", "-e", script, os.path.join(experiment, "final_res.Rds")],
-                          capture_output=True, text=True, env={**os.environ, "R_LIBS": os.path.join(engine, "R-lib")})
-    assert read.returncode == 0, read.stderr
-    from io import StringIO
-
-    return pd.read_csv(StringIO(read.stdout))
 
 
 def test_mlrmbo_campaign_finishes_with_final_res(mlrmbo):

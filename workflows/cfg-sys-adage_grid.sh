@@ -1,7 +1,13 @@
 # Supervisor system settings (cfg-sys) for adage_grid: The ADAGE denoising-autoencoder sweep, 4 x 3 x 3 x 3 = 108 configurations
 # Generated from adage_grid.yaml by Tybalt/workflow_files.py; edit the YAML, not this file.
+# site local: Swift/T processes (PROCS - 1 trials at a time) and processes per node (PPN)
 export PROCS=${PROCS:-6}
 export PPN=${PPN:-1}
+# sites slurm and biowulf: one trial per GPU on NODES nodes of GPUS_PER_NODE GPUs, each trial with CPUS_PER_TRIAL CPUs and MEM_PER_TRIAL memory (PROCS and PPN follow; docs/many-gpu-nodes.md)
+export NODES=${NODES:-1}
+export GPUS_PER_NODE=${GPUS_PER_NODE:-4}
+export CPUS_PER_TRIAL=${CPUS_PER_TRIAL:-4}
+export MEM_PER_TRIAL=${MEM_PER_TRIAL:-16G}
 export WALLTIME=${WALLTIME:-12:00:00}
 export QUEUE=${QUEUE:-gpu}
 # seconds after which a trial's training stops cleanly and writes its outputs

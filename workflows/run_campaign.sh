@@ -1,15 +1,20 @@
 #!/usr/bin/env bash
 # Launch a CANDLE Supervisor campaign of the Tybalt benchmark: a UPF grid or an mlrMBO Bayesian search.
 #
-#   workflows/run_campaign.sh upf    SITE workflows/<name>.upf   # uses workflows/cfg-sys-<name>.sh
-#   workflows/run_campaign.sh mlrmbo SITE workflows/<name>.R     # uses cfg-prm-<name>.sh and cfg-sys-<name>.sh
+#   workflows/run_campaign.sh [--wait] upf    SITE workflows/<name>.upf   # uses workflows/cfg-sys-<name>.sh
+#   workflows/run_campaign.sh [--wait] mlrmbo SITE workflows/<name>.R     # and cfg-prm-<name>.sh
 #
-# SITE is "local" (Swift/T + Supervisor built by workflows/engine/build_engine.sh, which this runs first: minutes
-# the first time, nothing after) or a Supervisor site such as "biowulf" (the Supervisor of the loaded CANDLE
-# module, $CANDLE/Supervisor, or TYBALT_SUPERVISOR). Every experiment goes to <CAMPAIGN_DIR>/<upf|mlrMBO>/EXPnnn,
-# printed at the end; summarise it with `python Tybalt/hpo_results.py <that folder>`.
+# SITE is "local" (this machine), "slurm" (any Slurm cluster: one batch job, one trial per GPU) or "biowulf" (the
+# Slurm site with NIH Biowulf's values); these run the Swift/T + Supervisor built by workflows/engine/build_engine.sh
+# (run first: minutes the first time, nothing after). Another Supervisor site name uses that site's own files and
+# the Supervisor of the loaded CANDLE module ($CANDLE/Supervisor, or TYBALT_SUPERVISOR). Every experiment goes to
+# <CAMPAIGN_DIR>/<upf|mlrMBO>/EXPnnn, printed at the end; summarise it with `python Tybalt/hpo_results.py <folder>`.
+# On Slurm sites this returns once the job is submitted and prints its id; --wait follows it to the end and exits
+# non-zero unless it completed. See docs/many-gpu-nodes.md.
 #
 # Optional environment (defaults in brackets):
+#   NODES, GPUS_PER_NODE [cfg-sys, else 1] (Slurm sites: PROCS and PPN follow from them, one trial per GPU)
+#   GPU_TYPE, CPUS_PER_TRIAL [4], MEM_PER_TRIAL [16G] (Slurm sites; biowulf: GPU_TYPE v100x)
 #   CAMPAIGN_DIR [./Output/campaigns]   CANDLE_DATA_DIR [<CAMPAIGN_DIR>/data]   EXPID [next free EXPnnn]
 #   CANDLE_MODEL_IMPL [upf: app, one `python3 model_runner.py` process per trial (model.sh), so a failed trial
 #     only loses itself; mlrmbo: py, trials in the workers' embedded Python, results reach R unaltered (model.sh's
@@ -22,6 +27,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/engine/engine_paths.sh"
+source "$HERE/engine/slurm_job.sh"
 
 usage()
 {
@@ -56,6 +62,7 @@ use_local_engine()
   local engine venv_bin site_packages
   engine=$("$HERE/engine/build_engine.sh")
   venv_bin=$(dirname "$TYBALT_PYTHON")
+  export TYBALT_PYTHON   # Slurm sites' app-mode trials put it first on PATH on their node
   site_packages=$("$TYBALT_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
   export SWIFT_T=$engine/swift-t
   export PATH=$venv_bin:$SWIFT_T/stc/bin:$SWIFT_T/turbine/bin:$PATH
@@ -159,19 +166,22 @@ campaign_failed()
 
 main()
 {
+  local follow=0 kind search_file
+  [[ ${1:-} == --wait ]] && { follow=1; shift; }
   (( $# == 3 )) && [[ $1 == upf || $1 == mlrmbo ]] || usage
-  local kind=$1 search_file
-  SITE=$2
+  kind=$1 SITE=$2
   search_file=$(absolute "$3")
   CFG_SYS=$(companion_file cfg-sys "$search_file" "${CFG_SYS:-}")
+  if slurm_site
+  then
+    ( source "$CFG_SYS"; check_slurm_size )   # before anything is built or made
+  fi
   mkdir -p "${CAMPAIGN_DIR:=$PWD/Output/campaigns}"
   CAMPAIGN_DIR=$(cd "$CAMPAIGN_DIR" && pwd)
-  if [[ $SITE == local ]]
-  then
-    use_local_engine
-  else
-    use_site_supervisor
-  fi
+  case $SITE in
+    local|slurm|biowulf) use_local_engine ;;
+    *) use_site_supervisor ;;
+  esac
   export_campaign_defaults
   cd "$CAMPAIGN_DIR"   # the workflow leaves its turbine-output link in the working folder
   if [[ $kind == upf ]]
@@ -180,8 +190,26 @@ main()
   else
     run_mlrmbo "$search_file"
   fi
+  if slurm_site
+  then
+    follow_slurm_job "$follow"
+  fi
   echo "campaign results: $RESULTS"
   echo "summarise with:   python $TYBALT_REPO/Tybalt/hpo_results.py $RESULTS"
+}
+
+slurm_site() { [[ $SITE == slurm || $SITE == biowulf ]]; }
+
+follow_slurm_job()
+# Print the submitted job's id; with $1 = 1 wait for its end (exit 1 unless it completed).
+{
+  local job
+  job=$(cat "$RESULTS/jobid.txt" 2>/dev/null) || fail "no Slurm job was submitted; see $RESULTS/workflow.sh.log"
+  echo "slurm job: $job (follow it with: squeue -j $job; its output: $RESULTS/output.txt)"
+  if (( $1 ))
+  then
+    wait_for_slurm_job "$job" "$RESULTS"
+  fi
 }
 
 main "$@"

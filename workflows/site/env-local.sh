@@ -3,7 +3,8 @@
 # - it sets CANDLE_MODEL_IMPL=py unconditionally, so app mode (model.sh, CANDLE_MODEL_IMPL=app) could not be chosen;
 #   the caller's choice is kept (py when none).
 # - mlrMBO's workflow.sh names the per-rank output files TURBINE_STDOUT=.../out-%r.txt, but this Swift/T substitutes
-#   "@r": with "%r" every rank writes the same file and lines are lost. swift-t below rewrites %r to @r.
+#   "@r": with "%r" every rank writes the same file and lines are lost. swift-t below rewrites %r (and the "%%r"
+#   it uses on Biowulf) to @r.
 
 requested_model_impl=${CANDLE_MODEL_IMPL:-py}
 source "$WORKFLOWS_ROOT/common/sh/env-local.sh"
@@ -14,7 +15,8 @@ swift-t()
 {
   if [[ -n ${TURBINE_STDOUT:-} ]]
   then
-    local TURBINE_STDOUT=${TURBINE_STDOUT//%r/@r}
+    local TURBINE_STDOUT=${TURBINE_STDOUT//%%r/@r}
+    TURBINE_STDOUT=${TURBINE_STDOUT//%r/@r}
     export TURBINE_STDOUT
   fi
   command swift-t "$@"

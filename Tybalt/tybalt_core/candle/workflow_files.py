@@ -29,17 +29,25 @@ from tybalt_core.tune.search_space import WORKFLOWS_DIR, Discrete, Range, Search
 logger = logging.getLogger(__name__)
 
 MODEL_SCRIPT = "$(pwd)/Tybalt/tybalt_baseline_keras2.py"  # Biowulf .in files are submitted from the repo root
-BIOWULF_CONTROL = {"nworkers": 4, "worker_type": "v100x", "walltime": "12:00:00", "run_workflow": 1}
+# candle submit-job's own keys: the GPU type and count, CPUs per worker (nthreads) and memory per CPU in GB
+# (mem_per_cpu: 4 x 4 GB = the 16G per trial of cfg-sys), and python_bin_path, the bin folder put first on PATH,
+# so trials run the project's environment rather than the CANDLE module's Python.
+BIOWULF_CONTROL = {"nworkers": 4, "worker_type": "v100x", "walltime": "12:00:00", "run_workflow": 1, "nthreads": 4,
+                   "mem_per_cpu": 4, "python_bin_path": "$(pwd)/.venv/bin"}
 MLRMBO_ITERATIONS = 3
 MLRMBO_DECIMALS = 4  # jsonlite::toJSON's default in the Supervisor's mlrMBO_utils.R
 # A linear float range narrower than this would be searched in steps of more than 0.1 % of its width.
 MLRMBO_NARROWEST_RANGE = 1000 * 10 ** -MLRMBO_DECIMALS
-SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200,
+SYSTEM_SETTINGS = {"PROCS": 6, "PPN": 1, "NODES": 1, "GPUS_PER_NODE": 4, "CPUS_PER_TRIAL": 4, "MEM_PER_TRIAL": "16G",
+                   "WALLTIME": "12:00:00", "QUEUE": "gpu", "BENCHMARK_TIMEOUT": 7200,
                    "SH_TIMEOUT": "$(( BENCHMARK_TIMEOUT + 900 ))", "IGNORE_ERRORS": 1}
 # The cfg-prm file's own folder, however it is sourced: the .R file generated beside it is there.
 CFG_FOLDER = '$(CDPATH= cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd)'
 # Comments written above these settings in the generated cfg files.
 SETTING_NOTES = {
+    "PROCS": "site local: Swift/T processes (PROCS - 1 trials at a time) and processes per node (PPN)",
+    "NODES": "sites slurm and biowulf: one trial per GPU on NODES nodes of GPUS_PER_NODE GPUs, each trial with "
+             "CPUS_PER_TRIAL CPUs and MEM_PER_TRIAL memory (PROCS and PPN follow; docs/many-gpu-nodes.md)",
     "PARAM_SET_FILE": "the .R file beside this one (an absolute path, from this file's folder)",
     "BENCHMARK_TIMEOUT": "seconds after which a trial's training stops cleanly and writes its outputs",
     "SH_TIMEOUT": "app mode (model.sh) kills a trial after this many seconds: 15 minutes beyond "

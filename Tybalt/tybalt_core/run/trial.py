@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +22,7 @@ from tybalt_core.config.parameters import check_model_fits_data
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.data.expression import ExpressionData
 from tybalt_core.run import run_state
+from tybalt_core.run.placement import trial_placement
 from tybalt_core.train import checkpointing
 
 if TYPE_CHECKING:
@@ -31,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 def run_trial(params: dict[str, Any]):
     """Train the model ``params`` describe, resuming from a checkpoint if there is one; return the History."""
+    started = time.time()
     folder = outputs.run_output_dir(params["output_dir"], params["experiment_id"], params["run_id"])
     ckpt = checkpoint_settings(params, folder)
     with ExitStack() as held:
@@ -38,11 +41,11 @@ def run_trial(params: dict[str, Any]):
         if os.path.commonpath([ckpt.directory, folder]) != folder:  # a checkpoint folder of its own: hold it too
             held.enter_context(run_state.output_folder_held(ckpt.directory, flag="--ckpt_directory",
                                                             what="checkpoint folder"))
-        return _train_in_folder(folder, params, ckpt)
+        return _train_in_folder(folder, params, ckpt, started)
 
 
-def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.CheckpointSettings):
-    """The trial's steps, in its output folder ``folder`` (whose lock the caller holds)."""
+def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.CheckpointSettings, started: float):
+    """The trial's steps, in its output folder ``folder`` (whose lock the caller holds), started at ``started``."""
     if not params["overwrite"] and run_state.finished_with_same_parameters(folder, params):
         logger.info("%s holds this run, finished before with the same parameters: returning its saved history "
                     "without training (--overwrite true trains it again)", folder)
@@ -70,7 +73,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
     autoencoder = build_model(model, training, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
-    outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING,
+    outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING, placement=trial_placement(started),
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
@@ -83,7 +86,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
 
     status = run_state.training_status(history.history, training.epochs, result.converged)
     if status == run_state.DIVERGED:
-        return record_divergence(folder, params, history)
+        return record_divergence(folder, params, history, started)
     from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder
 
     decoder = exportable_decoder(autoencoder.decoder)
@@ -95,7 +98,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
                 outcome["convergence"])
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
-                                                      **outcome))
+                                                      placement=trial_placement(started, time.time()), **outcome))
     history.history = run_state.kept_model_history(history.history, result.best_epoch)
     logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
     return history
@@ -196,11 +199,12 @@ def analyze(folder: str, settings: AnalysisSettings, dataset: ExpressionData, en
                 seed=settings.rng_seed, label_columns=settings.label_columns, convergence=convergence)
 
 
-def record_divergence(folder: str, params: dict[str, Any], history):
+def record_divergence(folder: str, params: dict[str, Any], history, started: float):
     """End a diverged trial: history and status written, last val_loss NaN (the Supervisor's failure value)."""
     run_state.mark_failed_trial(history.history)
     outputs.write_history(folder, history.history)
-    outputs.write_params(folder, run_state.run_record(params, run_state.DIVERGED))
+    outputs.write_params(folder, run_state.run_record(params, run_state.DIVERGED,
+                                                      placement=trial_placement(started, time.time())))
     logger.error("training diverged (loss became NaN or infinite) after %d epochs; lower learning_rate or try "
                  "another optimizer. Recorded in %s", len(history.history["loss"]), folder)
     return history
