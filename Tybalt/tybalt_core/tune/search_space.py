@@ -210,13 +210,19 @@ def define_hyperparameters(space: SearchSpace, hp) -> dict[str, Any]:
 def check_space_for_search(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
     """The parameters of an in-process search (the space's fixed values applied), checked before TensorFlow starts.
 
-    A space that varies the data set is refused: one search loads the data once.
+    A space that varies the data set is refused: one search loads the data once. So is campaign pruning with
+    Hyperband (which stops trials itself) or the sklearn tuner (no epochs).
     """
     varied = sorted(set(space.parameters) & DATA_PARAMETERS)
     if varied:
         raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
                                "one KerasTuner search; move them to 'fixed' or run one search per value")
-    return check_parameters({**params, **space.fixed})
+    checked = check_parameters({**params, **space.fixed})
+    if checked["pruning"] != "off" and checked["tuner"] in ("hyperband", "sklearn"):
+        raise TybaltInputError(f"pruning {checked['pruning']!r} does not apply to the {checked['tuner']} tuner "
+                               f"({'it stops trials itself' if checked['tuner'] == 'hyperband' else 'no epochs'}); "
+                               "set pruning 'off' or use tuner random, bayesian or grid")
+    return checked
 
 
 def _declare(hp, name: str, parameter: Parameter) -> Any:
