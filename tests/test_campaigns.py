@@ -101,12 +101,15 @@ def project_upf_lines(name: str, count: int) -> list[dict]:
         return [json.loads(line) for line in handle][:count]
 
 
+def launcher_environment(campaign_dir: str, model_file: str, **env: str) -> dict[str, str]:
+    """The environment the HPO guide gives the launcher, with the tests' campaign folder and tiny model."""
+    return {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file, "PROCS": "4", **env}
+
+
 def launch(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
     """Run the launcher as the HPO guide shows it (SITE=local); return (experiment folder, its output)."""
-    environment = {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file,
-                   "PROCS": "4", **env}
     run = subprocess.run([LAUNCHER, kind, "local", search_file], capture_output=True, text=True,
-                         env=environment, timeout=600)
+                         env=launcher_environment(campaign_dir, model_file, **env), timeout=600)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     return re.search(r"^campaign results: (.+)$", output, re.M).group(1), output
