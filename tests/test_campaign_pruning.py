@@ -36,6 +36,8 @@ def test_a_hopeless_run_is_stopped_after_its_warm_up_and_grace_and_recorded_prun
     assert record["good"].state == campaign_record.COMPLETED and record["good"].epochs == 6
     assert record["bad"].state == campaign_record.PRUNED and sorted(record["bad"].curve) == [5]
     assert record["bad"].value == pytest.approx(history.history["val_loss"][-1])
+    trials = campaign_record.open_study(campaign_record.record_path(str(experiment))).get_trials()
+    assert trials[-1].user_attrs == {"trial_id": "bad", "epochs": 6, "pruning": "median"}
 
 
 def test_a_run_with_pruning_off_and_outside_a_campaign_writes_no_record(tmp_path, tiny_params):

@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, skip_or_fail_in_ci
-from tybalt_core.tune import hpo_results
+from tybalt_core.tune import campaign_record, hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
 LAUNCHER = os.path.join(WORKFLOWS, "run_campaign.sh")
@@ -241,6 +241,19 @@ def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, t
     assert summary["best_trial_id"] == best_id
     assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
     assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
+
+
+@pytest.mark.parametrize("name", ["upf_py", "upf_app", "mlrmbo"])
+def test_every_trained_trial_reports_to_the_record_in_its_experiment_folder(name, request):
+    # py mode (<experiment>/run/<id>), app mode (<experiment>/<id>) and mlrMBO all find the same record
+    experiment = request.getfixturevalue(name)[0]
+    record = campaign_record.read_record(experiment)
+    trained = {i: folder for i, folder in instance_folders(experiment).items()
+               if os.path.exists(os.path.join(folder, "result.txt")) and math.isfinite(trial_result(folder))}
+    assert sorted(record) == sorted(trained)
+    for trial_id, folder in trained.items():
+        assert record[trial_id].state == campaign_record.COMPLETED
+        assert record[trial_id].value == pytest.approx(trial_result(folder), rel=1e-5)
 
 
 # Reading and plotting campaign results (no engine needed).

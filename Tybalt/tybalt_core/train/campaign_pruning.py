@@ -35,16 +35,17 @@ class CampaignPruning(keras.callbacks.Callback):
     """Report the monitored value after every epoch; stop training when the rule says the trial is hopeless."""
 
     def __init__(self, path: str, trial_id: str, rule: StoppingRule, warmup_epochs: int = 0,
-                 params: dict[str, Any] | None = None):
+                 attributes: dict[str, Any] | None = None):
         super().__init__()
-        self.path, self.trial_id, self.rule, self.params = path, trial_id, rule, params
+        self.path, self.trial_id, self.rule = path, trial_id, rule
+        self.attributes = attributes  # recorded with the trial (not ``params``: Keras sets that on callbacks)
         self.warmup_epochs = warmup_epochs
         self.report: TrialReport | None = None
         self.pruned_epoch: int | None = None
         self.last_value: float | None = None
 
     def on_train_begin(self, logs=None):
-        self.report = TrialReport(self.path, self.trial_id, self.rule, self.params)
+        self.report = TrialReport(self.path, self.trial_id, self.rule, self.attributes)
 
     def on_epoch_end(self, epoch, logs=None):
         value = monitored_value(logs)

@@ -79,13 +79,13 @@ def open_study(path: str, rule: StoppingRule | None = None):
 class TrialReport:
     """One trial's entry in the campaign record: report an epoch, ask the rule, and close it with its outcome."""
 
-    def __init__(self, path: str, trial_id: str, rule: StoppingRule, params: dict[str, Any] | None = None):
+    def __init__(self, path: str, trial_id: str, rule: StoppingRule, attributes: dict[str, Any] | None = None):
         self.rule, self.trial_id = rule, str(trial_id)
         self.study = open_study(path, rule)
         self._fail_earlier_attempts()
         self.trial = self.study.ask()
         self.trial.set_user_attr(TRIAL_ID, self.trial_id)
-        for name, value in (params or {}).items():
+        for name, value in (attributes or {}).items():
             self.trial.set_user_attr(name, value)
 
     def _fail_earlier_attempts(self) -> None:
