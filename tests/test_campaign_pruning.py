@@ -7,8 +7,10 @@ import math
 import pandas as pd
 import pytest
 
+from conftest import TINY_FLAGS, run_entry_point
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.tune import campaign_record, hpo_results
+from tybalt_core.tune.campaign_record import StoppingRule, TrialReport
 
 STOPPING = ["--pruning", "median", "--pruning_grace_epochs", "1", "--pruning_min_trials", "1"]
 BAD_LEARNING_RATE = "1e-7"  # the weights barely move: val_loss stays far above a learning trial's
@@ -38,6 +40,21 @@ def test_a_hopeless_run_is_stopped_after_its_warm_up_and_grace_and_recorded_prun
     assert record["bad"].value == pytest.approx(history.history["val_loss"][-1])
     trials = campaign_record.open_study(campaign_record.record_path(str(experiment))).get_trials()
     assert trials[-1].user_attrs == {"trial_id": "bad", "epochs": 6, "pruning": "median"}
+
+
+def test_legacy_keras_2_run_is_stopped_the_same_way(tmp_path, shared_data_dir):
+    experiment = tmp_path / "EXP_LEGACY"
+    experiment.mkdir()
+    peer = TrialReport(campaign_record.record_path(str(experiment)), "peer", StoppingRule("off", 1))
+    for epoch in range(1, 5):
+        peer.report(epoch, 1.0)  # a finished peer far better than any run can be
+    peer.finish(1.0)
+    result = run_entry_point(*TINY_FLAGS, "--data_dir", shared_data_dir, *STOPPING, "--epochs", "4", "--kappa", "1",
+                             "--output_dir", str(experiment / "legacy"), env={"TF_USE_LEGACY_KERAS": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert json.loads((experiment / "legacy" / "params.json").read_text())["status"] == "pruned"
+    recorded = campaign_record.read_record(str(experiment))["legacy"]
+    assert recorded.state == campaign_record.PRUNED and recorded.epochs == 2  # warm-up epoch 1, grace epoch 2
 
 
 def test_a_run_with_pruning_off_and_outside_a_campaign_writes_no_record(tmp_path, tiny_params):
