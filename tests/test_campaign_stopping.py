@@ -97,3 +97,41 @@ def test_hpo_results_of_the_finished_campaign_lists_the_pruned_trial(stopping_ca
     assert list(table.loc[["good_1", "good_2"], "status"]) == [hpo_results.COMPLETED] * 2
     summary = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
     assert summary["pruned"] == 1 and summary["completed"] == 2 and summary["best_trial_id"].startswith("good")
+
+
+# The live view from folders and a record written here (no engine needed).
+
+def app_mode_trial(folder, run_id: str, learning_rate: float, result: float | None) -> None:
+    """An instance folder as app mode leaves it: parameters.txt, and result.txt once the trial has ended."""
+    folder.mkdir(parents=True)
+    (folder / "parameters.txt").write_text(f"[Global Params]\nlearning_rate={learning_rate}\nrun_id='{run_id}'\n")
+    if result is not None:
+        (folder / "result.txt").write_text(f"{result}\n")
+
+
+def test_live_view_tells_running_pruned_and_finished_trials_apart_and_draws_their_curves(tmp_path):
+    from tybalt_core.tune.campaign_record import StoppingRule, TrialReport, record_path
+
+    curves = {"done": [5.0, 4.0, 3.0], "stopped": [9.0, 9.0], "going": [6.0, 4.5]}
+    for number, (trial_id, curve) in enumerate(curves.items()):
+        report = TrialReport(record_path(str(tmp_path)), trial_id, StoppingRule("off", 1))
+        for epoch, value in enumerate(curve, start=1):
+            report.report(epoch, value)
+        if trial_id != "going":
+            report.finish(curve[-1], pruned=trial_id == "stopped")
+        app_mode_trial(tmp_path / trial_id, trial_id, 0.001 * (number + 1), None if trial_id == "going" else curve[-1])
+    app_mode_trial(tmp_path / "waiting", "waiting", 0.004, None)  # started, not yet in the record: no result
+    table, _ = hpo_results.read_campaign(str(tmp_path))
+    status = dict(zip(table["trial_id"], table["status"]))
+    assert status == {"done": hpo_results.COMPLETED, "stopped": hpo_results.PRUNED, "going": hpo_results.RUNNING,
+                      "waiting": hpo_results.FAILED}
+    epochs = dict(zip(table["trial_id"], table["epochs"].fillna(0)))
+    assert epochs == {"done": 3, "stopped": 2, "going": 2, "waiting": 0}
+    assert hpo_results.best_trial(table)["trial_id"] == "done"  # a pruned trial's objective so far is not a result
+    recorded = {trial_id: trial.curve for trial_id, trial in campaign_record.read_record(str(tmp_path)).items()}
+    figure = hpo_results.results_figure(table, ["learning_rate"], "val_loss", "live", recorded)
+    curves_axis = figure.axes[1]
+    assert curves_axis.get_xlabel() == "epoch"
+    assert [line.get_label() for line in curves_axis.get_lines() if not line.get_label().startswith("_")] == \
+        ["going (running)"]
+    assert [list(line.get_ydata()) for line in curves_axis.get_lines()][:3] == [[5.0, 4.0, 3.0], [9.0, 9.0], [9.0]]
