@@ -19,7 +19,9 @@ from test_campaigns import (LAUNCHER, WORKFLOWS, campaign_engine, instance_folde
                             tiny_model_file, workflow_results)
 from tybalt_core.tune import campaign_record, hpo_results
 
-STOPPING = {"pruning": "median", "pruning_grace_epochs": 1, "pruning_min_trials": 1, "kappa": 1.0,
+# Two finished trials before the median rule judges: with one, the slower of two good trials could be stopped
+# for being a little worse than the first to finish.
+STOPPING = {"pruning": "median", "pruning_grace_epochs": 1, "pruning_min_trials": 2, "kappa": 1.0,
             "synthetic_samples": 1000}
 GOOD_EPOCHS, HOPELESS_EPOCHS = 6, 12
 TRIALS = [{"id": "good_1", "learning_rate": 0.005, "epochs": GOOD_EPOCHS, **STOPPING},
