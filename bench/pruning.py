@@ -29,7 +29,8 @@ BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 sys.path.insert(0, os.path.join(REPO, "Tybalt"))
 
-from tybalt_core.tune import campaign_record, hpo_results  # noqa: E402
+from tybalt_core.train import campaign_record  # noqa: E402
+from tybalt_core.tune import hpo_results  # noqa: E402
 from tybalt_core.tune.search_space import load_search_space, random_point  # noqa: E402
 
 LAUNCHER = os.path.join(REPO, "workflows", "run_campaign.sh")

@@ -9,8 +9,9 @@ import pytest
 
 from conftest import TINY_FLAGS, run_entry_point
 from tybalt_core.common.errors import TybaltInputError
-from tybalt_core.tune import campaign_record, hpo_results
-from tybalt_core.tune.campaign_record import StoppingRule, TrialReport
+from tybalt_core.train import campaign_record
+from tybalt_core.tune import hpo_results
+from tybalt_core.train.campaign_record import StoppingRule, TrialReport
 
 STOPPING = ["--pruning", "median", "--pruning_grace_epochs", "1", "--pruning_min_trials", "1"]
 BAD_LEARNING_RATE = "1e-7"  # the weights barely move: val_loss stays far above a learning trial's

@@ -5,12 +5,12 @@ import subprocess
 import sys
 import time
 
-from tybalt_core.tune import campaign_record
-from tybalt_core.tune.campaign_record import StoppingRule, TrialReport, read_record, record_path
+from tybalt_core.train import campaign_record
+from tybalt_core.train.campaign_record import StoppingRule, TrialReport, read_record, record_path
 
 REPORTER = """
 import sys, time
-from tybalt_core.tune.campaign_record import StoppingRule, TrialReport
+from tybalt_core.train.campaign_record import StoppingRule, TrialReport
 path, trial_id, start, epochs = sys.argv[1], sys.argv[2], float(sys.argv[3]), int(sys.argv[4])
 report = TrialReport(path, trial_id, StoppingRule("median", 1, 1))
 while time.time() < start:   # both processes report from the same moment on

@@ -17,7 +17,8 @@ import pytest
 
 from test_campaigns import (LAUNCHER, WORKFLOWS, campaign_engine, instance_folders, launcher_environment,  # noqa: F401
                             tiny_model_file, workflow_results)
-from tybalt_core.tune import campaign_record, hpo_results
+from tybalt_core.train import campaign_record
+from tybalt_core.tune import hpo_results
 
 # Two finished trials before the median rule judges: with one, the slower of two good trials could be stopped
 # for being a little worse than the first to finish.
@@ -112,7 +113,7 @@ def app_mode_trial(folder, run_id: str, learning_rate: float, result: float | No
 
 
 def test_live_view_tells_running_pruned_and_finished_trials_apart_and_draws_their_curves(tmp_path):
-    from tybalt_core.tune.campaign_record import StoppingRule, TrialReport, record_path
+    from tybalt_core.train.campaign_record import StoppingRule, TrialReport, record_path
 
     curves = {"done": [5.0, 4.0, 3.0], "stopped": [9.0, 9.0], "going": [6.0, 4.5]}
     for number, (trial_id, curve) in enumerate(curves.items()):

@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, skip_or_fail_in_ci
-from tybalt_core.tune import campaign_record, hpo_results
+from tybalt_core.train import campaign_record
+from tybalt_core.tune import hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
 LAUNCHER = os.path.join(WORKFLOWS, "run_campaign.sh")

@@ -17,7 +17,7 @@ from typing import Any
 from tybalt_core.common import outputs
 from tybalt_core.models.backend import keras
 from tybalt_core.train.training import first_comparable_epoch
-from tybalt_core.tune.campaign_record import StoppingRule, TrialReport, experiment_folder, record_path
+from tybalt_core.train.campaign_record import StoppingRule, TrialReport, experiment_folder, record_path
 
 logger = logging.getLogger(__name__)
 

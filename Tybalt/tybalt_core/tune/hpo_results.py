@@ -24,7 +24,7 @@ from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
-from tybalt_core.tune import campaign_record
+from tybalt_core.train import campaign_record
 
 logger = logging.getLogger(__name__)
 
