@@ -74,10 +74,10 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
     text = json.dumps(_finite_or_null(summary), indent=2, default=str, allow_nan=False)
     write_text(os.path.join(folder, BEST_PARAMS_FILE), text + "\n")
     plot_results(folder, table, hyperparameters, objective, title, curves)
+    best_so_far = "none" if best is None else f"{best['trial_id']}: {best['objective']:.6g}"
     logger.info("%d trials (%d completed, %d running, %d pruned, %d unreadable; best so far %s) written to %s",
                 len(table), summary["completed"], summary.get("running", 0), summary.get("pruned", 0),
-                summary.get("unreadable", 0), "none" if best is None else f"{best['trial_id']}: {best['objective']:.6g}",
-                folder)
+                summary.get("unreadable", 0), best_so_far, folder)
 
 
 def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str,
