@@ -89,3 +89,14 @@ def test_pruning_with_hyperband_is_refused_before_training(tmp_path, tiny_params
     with pytest.raises(TybaltInputError, match="pruning 'median' does not apply to the hyperband tuner"):
         run(params)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_unwritable_record_only_warns_with_pruning_off_and_stops_the_run_with_it_on(tmp_path, tiny_params):
+    # A Supervisor trial always reports to its experiment's record; here the record's path is a folder.
+    (tmp_path / "EXP" / campaign_record.RECORD_FILE).mkdir(parents=True)
+    watched = tiny_params("--output_dir", str(tmp_path / "watched"))
+    history = run({**watched, "instance_directory": str(tmp_path / "EXP" / "run" / "watched")})
+    assert math.isfinite(history.history["val_loss"][-1])
+    stopping = tiny_params(*STOPPING, "--output_dir", str(tmp_path / "stopping"))
+    with pytest.raises(TybaltInputError, match="cannot be written .* set pruning 'off'"):
+        run({**stopping, "instance_directory": str(tmp_path / "EXP" / "run" / "stopping")})

@@ -170,3 +170,11 @@ def test_random_points_stay_in_the_space_on_its_scales_and_respect_conditions():
     assert {p["hidden_dim"] for p in points if "hidden_dim" in p} == {100, 150, 200, 250, 300}
     # log sampling: about half of kappa's draws fall below 0.1, the geometric middle of 0.01-1 (linear: 9 %)
     assert 0.4 < np.mean([p["kappa"] < 0.1 for p in points]) < 0.6
+
+
+def test_the_study_grid_keeps_campaign_pruning_off():
+    # it maps the whole grid: no trial may be stopped for looking worse than its peers
+    from tybalt_core.config.definitions import DEFINITIONS
+
+    space = load_search_space("tybalt_grid")
+    assert "pruning" not in {**space.fixed, **space.parameters} and DEFINITIONS["pruning"]["default"] == "off"

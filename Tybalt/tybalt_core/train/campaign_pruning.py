@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+from typing import Any, Callable
 
 from tybalt_core.common import outputs
+from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.models.backend import keras
 from tybalt_core.train.training import first_comparable_epoch
 from tybalt_core.train.campaign_record import StoppingRule, TrialReport, experiment_folder, record_path
@@ -43,9 +44,10 @@ class CampaignPruning(keras.callbacks.Callback):
         self.report: TrialReport | None = None
         self.pruned_epoch: int | None = None
         self.last_value: float | None = None
+        self.unwritable = False
 
     def on_train_begin(self, logs=None):
-        self.report = TrialReport(self.path, self.trial_id, self.rule, self.attributes)
+        self.report = self._written(lambda: TrialReport(self.path, self.trial_id, self.rule, self.attributes))
 
     def on_epoch_end(self, epoch, logs=None):
         value = monitored_value(logs)
@@ -54,14 +56,30 @@ class CampaignPruning(keras.callbacks.Callback):
         self.last_value = value  # the trial's outcome in the record, even when it ends within the warm-up
         if epoch < self.warmup_epochs:
             return
-        if self.report.report(epoch + 1, value):
+        if self._written(lambda: self.report.report(epoch + 1, value)):
             self.pruned_epoch = epoch + 1
             logger.info("campaign %s rule: trial %s stopped after epoch %d, its %s %.6g is worse than its peers'",
                         self.rule.name, self.trial_id, epoch + 1, MONITORED, value)
             self.model.stop_training = True
 
     def on_train_end(self, logs=None):
-        self.report.finish(self.last_value, pruned=self.pruned_epoch is not None)
+        self._written(lambda: self.report.finish(self.last_value, pruned=self.pruned_epoch is not None))
+
+    def _written(self, write: Callable[[], Any]) -> Any:
+        """``write()`` to the record. When it fails with the rule off (the record only lets people watch), warn once
+        and train on without it; with a rule on, stop with what to fix."""
+        if self.unwritable:
+            return None
+        try:
+            return write()
+        except OSError as error:
+            if self.rule.name != "off":
+                raise TybaltInputError(f"campaign record {self.path} cannot be written ({error}); make the "
+                                       "experiment folder writable or set pruning 'off'") from None
+            self.unwritable = True
+            logger.warning("campaign record %s cannot be written (%s); trial %s goes on without it (not watched "
+                           "live)", self.path, error, self.trial_id)
+            return None
 
 
 def campaign_pruning(params: dict[str, Any], model, trial_id: str | None = None,
