@@ -84,10 +84,15 @@ def write_upf(folder, trials: list[dict]) -> str:
     return str(upf)
 
 
+def launcher_environment(campaign_dir: str, model_file: str, **env: str) -> dict[str, str]:
+    """The environment the guides give the launcher, with the tests' campaign folder and tiny model."""
+    return {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file, **env}
+
+
 def launch(arguments: list[str], campaign_dir: str, model_file: str, **env: str):
     """Run the launcher with ``arguments``; return (experiment folder, its output)."""
-    environment = {**os.environ, "CAMPAIGN_DIR": campaign_dir, "CANDLE_DEFAULT_MODEL_FILE": model_file, **env}
-    run = subprocess.run([LAUNCHER, *arguments], capture_output=True, text=True, env=environment, timeout=600)
+    run = subprocess.run([LAUNCHER, *arguments], capture_output=True, text=True,
+                         env=launcher_environment(campaign_dir, model_file, **env), timeout=600)
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-4000:]
     return re.search(r"^campaign results: (.+)$", output, re.M).group(1), output

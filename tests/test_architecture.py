@@ -17,7 +17,7 @@ ENTRY_MODULES = {"tybalt", "tybalt_baseline_keras2", "upf_runner", "hpo_results"
 ENTRY_IMPORTS_ALLOWED = {("candle", "tybalt_baseline_keras2")}
 # Modules whose job is TensorFlow: importing them imports it (and nothing else changes).
 TENSORFLOW_MODULES = {"models.backend", "models.autoencoders", "models.saved_models", "train.input_pipeline",
-                      "train.training", "train.resumable_training", "tune.tuning"}
+                      "train.training", "train.resumable_training", "train.campaign_pruning", "tune.tuning"}
 
 
 def package_modules() -> dict[str, str]:

@@ -72,3 +72,15 @@ def test_gpu_rows_show_roofline_memory_and_the_default_path():
     # 87.9 GFLOP in 0.5 s = 175.8 GFLOP/s: 0.04% of 400 TFLOP/s (float32), 0.03% of 700 (float16)
     assert "| vae | 50 | off | on | 20 | 0.500 [0.400–0.600] | 3.0 | 0.04% | 300 | 2000.0000 |" in section
     assert "| vae | 50 | on | on **(default)** | 20 |" in section  # mixed precision is the default at 9.0
+
+
+def test_pruning_report_shows_the_cuts_and_the_best_objective_change_against_the_goals():
+    import pruning
+
+    off = {"pruning": "off", "trials": 32, "pruned": 0, "epochs": 1600, "seconds": 500.0, "best": 100.0}
+    on = {"pruning": "successive_halving", "trials": 32, "pruned": 20, "epochs": 640, "seconds": 300.0, "best": 100.5}
+    text = pruning.render(off, on, "32 random trials")
+    assert "| successive_halving | 32 | 20 | 640 | 300.0 | 100.5000 |" in text
+    assert "epochs trained cut by 60% (goal: at least 40%)" in text
+    assert "wall time cut by 40% (goal: at least 40%)" in text
+    assert "best objective +0.50% against stopping off (goal: within 1%)" in text

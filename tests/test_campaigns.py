@@ -19,6 +19,7 @@ from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFL
                            direct_val_loss, final_results, instance_folders, launch, project_upf_lines, trial_result,
                            workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
+from tybalt_core.train import campaign_record
 from tybalt_core.tune import hpo_results
 
 # The launcher commands these tests run, as the HPO guide shows them ("A tiny campaign to check the set-up").
@@ -140,6 +141,19 @@ def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, t
     assert summary["best_trial_id"] == best_id
     assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
     assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
+
+
+@pytest.mark.parametrize("name", ["upf_py", "upf_app", "mlrmbo"])
+def test_every_trained_trial_reports_to_the_record_in_its_experiment_folder(name, request):
+    # py mode (<experiment>/run/<id>), app mode (<experiment>/<id>) and mlrMBO all find the same record
+    experiment = request.getfixturevalue(name)[0]
+    record = campaign_record.read_record(experiment)
+    trained = {i: folder for i, folder in instance_folders(experiment).items()
+               if os.path.exists(os.path.join(folder, "result.txt")) and math.isfinite(trial_result(folder))}
+    assert sorted(record) == sorted(trained)
+    for trial_id, folder in trained.items():
+        assert record[trial_id].state == campaign_record.COMPLETED
+        assert record[trial_id].value == pytest.approx(trial_result(folder), rel=1e-5)
 
 
 # Reading and plotting campaign results (no engine needed).

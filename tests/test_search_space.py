@@ -149,3 +149,32 @@ def test_keras_tuner_hyperparameters_cover_the_space_with_its_bounds():
     deep = kt.HyperParameters()
     deep.values["depth"] = 1
     assert define_hyperparameters(load_search_space("tybalt_bayesian"), deep)["hidden_dim"] == 100
+
+
+def test_random_points_stay_in_the_space_on_its_scales_and_respect_conditions():
+    import numpy as np
+
+    from tybalt_core.config.parameters import check_parameters
+    from tybalt_core.config.definitions import DEFINITIONS
+    from tybalt_core.tune.search_space import random_point
+
+    rng = np.random.default_rng(0)
+    points = [random_point(load_search_space("tybalt_bayesian"), rng) for _ in range(300)]
+    defaults = {name: definition["default"] for name, definition in DEFINITIONS.items()}
+    for point in points:
+        check_parameters({**defaults, **point})  # every value is one the benchmark accepts
+        assert point["model_type"] == "vae" and ("hidden_dim" in point) == (point["depth"] == 1)
+        assert 0.01 <= point["kappa"] <= 1 and 0.0005 <= point["learning_rate"] <= 0.0025
+        assert isinstance(point["batch_size"], int) and 50 <= point["batch_size"] <= 200
+    assert {p["epochs"] for p in points} == set(range(10, 101, 10))  # every step, both ends included
+    assert {p["hidden_dim"] for p in points if "hidden_dim" in p} == {100, 150, 200, 250, 300}
+    # log sampling: about half of kappa's draws fall below 0.1, the geometric middle of 0.01-1 (linear: 9 %)
+    assert 0.4 < np.mean([p["kappa"] < 0.1 for p in points]) < 0.6
+
+
+def test_the_study_grid_keeps_campaign_pruning_off():
+    # it maps the whole grid: no trial may be stopped for looking worse than its peers
+    from tybalt_core.config.definitions import DEFINITIONS
+
+    space = load_search_space("tybalt_grid")
+    assert "pruning" not in {**space.fixed, **space.parameters} and DEFINITIONS["pruning"]["default"] == "off"

@@ -30,6 +30,7 @@ TUNERS = ("none", "random", "bayesian", "hyperband", "grid", "sklearn")
 RESTART_MODES = ("auto", "required", "off")
 JIT_COMPILE_CHOICES = ("auto", "true", "false")
 MIXED_PRECISION_CHOICES = JIT_COMPILE_CHOICES
+PRUNING_RULES = ("off", "median", "successive_halving")
 
 
 def gpu_index(text: str | int) -> int:
@@ -201,6 +202,15 @@ PARAMETER_TABLE = [
     {"name": "executions_per_trial", "type": int, "default": 1,
      "help": "trainings per trial, averaged (reduces the noise of the objective)",
      "domain": Domain(1)},
+    # Campaign-wide early stopping (docs/hpo-and-campaigns.md, "Stopping hopeless trials")
+    {"name": "pruning", "type": str, "default": "off", "choices": PRUNING_RULES,
+     "help": "stop a campaign's hopeless trials: off, median (worse than the median of finished trials at the same "
+             "epoch) or successive_halving (not in the best quarter of the trials that reached the epoch)"},
+    {"name": "pruning_grace_epochs", "type": int, "default": 5,
+     "help": "pruning: epochs every trial trains after its KL warm-up before a rule may stop it",
+     "domain": Domain(1)},
+    {"name": "pruning_min_trials", "type": int, "default": 5,
+     "help": "pruning median: finished trials needed before it stops any", "domain": Domain(1)},
     # Reliability: checkpoint/resume (CANDLE ckpt_* names) and overwrite protection
     {"name": "ckpt_restart_mode", "type": str, "default": "auto", "choices": RESTART_MODES,
      "help": "auto: resume from the latest checkpoint if there is one; required: fail without one; off: start afresh"},

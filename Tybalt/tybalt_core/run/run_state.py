@@ -3,7 +3,8 @@
 ``params.json`` carries ``status``: 'running' while training, then 'finished' (every epoch ran), 'converged'
 (early stopping ended training and the best epoch's weights were kept), 'stopped_early' (the time limit
 ended training; rerunning the same command resumes from the checkpoint) or 'diverged' (the loss became NaN or
-infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE Supervisor maps to its failure value).
+infinite; the trial is over and its last ``val_loss`` is NaN, which the CANDLE Supervisor maps to its failure value)
+or 'pruned' (the campaign's stopping rule ended a hopeless trial; its history holds the epochs it ran).
 
 A run holds the lock of its output folder (``.tybalt.lock``) from its first check to its last write, so a second run
 started into the same folder is refused instead of mixing or losing results.
@@ -34,7 +35,8 @@ from tybalt_core.config import definitions
 logger = logging.getLogger(__name__)
 
 RUNNING, FINISHED, CONVERGED, STOPPED_EARLY, DIVERGED = "running", "finished", "converged", "stopped_early", "diverged"
-FINAL_STATUSES = (FINISHED, CONVERGED, DIVERGED)
+PRUNED = "pruned"
+FINAL_STATUSES = (FINISHED, CONVERGED, DIVERGED, PRUNED)
 RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_PLOT_FILE)
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
@@ -180,14 +182,17 @@ def read_record(folder: str) -> dict[str, Any]:
     return read_json_object(os.path.join(folder, PARAMS_FILE))
 
 
-def training_status(history: dict[str, list[float]], epochs: int, converged: bool = False) -> str:
-    """'diverged' if any loss is NaN/infinite, 'converged' if early stopping ended training, 'stopped_early' if
-    fewer epochs ran than asked (the time limit), else 'finished'."""
+def training_status(history: dict[str, list[float]], epochs: int, converged: bool = False,
+                    pruned: bool = False) -> str:
+    """'diverged' if any loss is NaN/infinite, 'converged' if early stopping ended training, 'pruned' if the
+    campaign's rule did, 'stopped_early' if fewer epochs ran than asked (the time limit), else 'finished'."""
     values = [value for key, series in history.items() if key.endswith("loss") for value in series]
     if not all(math.isfinite(value) for value in values):
         return DIVERGED
     if converged:
         return CONVERGED
+    if pruned:
+        return PRUNED
     return FINISHED if len(history.get("loss", [])) >= epochs else STOPPED_EARLY
 
 
@@ -199,6 +204,8 @@ def stop_reason(status: str, epochs_run: int, epochs: int, patience: int, best_e
         CONVERGED: f"early stopping after epoch {epochs_run}: val_loss had not improved for {patience} epochs{kept}",
         STOPPED_EARLY: f"the time limit stopped training after epoch {epochs_run} of {epochs}; rerun to resume",
         DIVERGED: "the loss became NaN or infinite",
+        PRUNED: f"the campaign's stopping rule (pruning) ended it after epoch {epochs_run} of {epochs}: its val_loss "
+                "was worse than its peers'",
     }
     return reasons[status]
 

@@ -64,6 +64,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     set_up_tensorflow()  # TensorFlow is imported from here on
     from tybalt_core.models.backend import configure_devices, keras
     from tybalt_core.train import resumable_training
+    from tybalt_core.train.campaign_pruning import campaign_pruning
     from tybalt_core.train.input_pipeline import shared_tensor
     from tybalt_core.train.training import set_seed
 
@@ -77,14 +78,17 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
+    pruning = campaign_pruning(params, autoencoder.model)
     result = resumable_training.fit_resumable(
         autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=training.epochs,
         early_stop=training.early_stop, reduce_lr=training.reduce_lr, patience=training.patience,
         min_delta=training.min_delta, batch_size=training.batch_size, kappa=training.kappa,
-        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose)
+        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose,
+        extra_callbacks=[pruning] if pruning else None)
     history = result.history
 
-    status = run_state.training_status(history.history, training.epochs, result.converged)
+    status = run_state.training_status(history.history, training.epochs, result.converged,
+                                       pruned=bool(pruning and pruning.pruned_epoch))
     if status == run_state.DIVERGED:
         return record_divergence(folder, params, history, started)
     from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder

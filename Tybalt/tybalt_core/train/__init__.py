@@ -1,1 +1,1 @@
-"""Training: input pipeline, fit with convergence monitoring, checkpoints and resuming."""
+"""Training: input pipeline, fit with convergence monitoring, checkpoints and resuming, the campaign record."""

@@ -76,9 +76,10 @@ class TrainingResult:
 def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
                   settings: CheckpointSettings, resume: Resume, *, epochs: int, early_stop: bool = False,
                   reduce_lr: bool = False, patience: int = 10, min_delta: float = 0.0,
-                  **train_options) -> TrainingResult:
+                  extra_callbacks: list | None = None, **train_options) -> TrainingResult:
     """Train from ``resume`` up to ``epochs`` with checkpoints; with ``early_stop`` keep the best epoch's weights.
 
+    ``extra_callbacks`` run after the checkpoint saver (campaign pruning).
     When the checkpoint already holds every epoch, or early stopping had ended the run, nothing is trained.
     """
     kl_options = {"kappa": train_options.get("kappa", 1.0), "kl_mode": train_options.get("kl_mode", "warmup")}
@@ -94,7 +95,7 @@ def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.nd
         history = keras.callbacks.History()
     else:
         history = train(autoencoder, values, train_rows, val_rows, epochs=epochs, initial_epoch=resume.epochs_done,
-                        extra_callbacks=[callback for callback in (monitor, saver) if callback], **train_options)
+                        extra_callbacks=[c for c in (monitor, saver, *(extra_callbacks or [])) if c], **train_options)
     history.history = saver.history
     history.epoch = list(range(len(saver.history.get("loss", []))))
     first_counted_epoch = first_comparable_epoch(autoencoder.model, **kl_options)

@@ -1,7 +1,9 @@
 """HPO results in one shape for every backend: hpo_results.csv, best_params.json and hpo.png.
 
-KerasTuner searches (``tuning.py``) and finished CANDLE Supervisor campaigns (UPF or mlrMBO instance folders
-with ``result.txt``, ``parameters.txt`` and ``history.txt``) both end here, so their results compare directly.
+KerasTuner searches (``tuning.py``) and CANDLE Supervisor campaigns (UPF or mlrMBO instance folders with
+``result.txt``, ``parameters.txt`` and ``history.txt``) both end here, so their results compare directly.
+A campaign can be read while it runs: its record (``campaign_record``) says which trials are running, which a
+stopping rule pruned and at which epoch, and holds every trial's learning curve (drawn in ``hpo.png``).
 
     python Tybalt/hpo_results.py <campaign folder> [--output_dir <folder>]
 """
@@ -22,16 +24,17 @@ from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
+from tybalt_core.train import campaign_record
 
 logger = logging.getLogger(__name__)
 
 RESULTS_FILE = "hpo_results.csv"
 BEST_PARAMS_FILE = "best_params.json"
 PLOT_FILE = "hpo.png"
-COMPLETED, FAILED = "COMPLETED", "FAILED"
+COMPLETED, FAILED, PRUNED, RUNNING = "COMPLETED", "FAILED", "PRUNED", "RUNNING"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
-RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
+RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds", "epochs")
 SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
 SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
 # Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
@@ -52,14 +55,17 @@ def best_trial(table: pd.DataFrame) -> pd.Series | None:
 
 
 def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
-                  fixed: dict[str, Any] | None = None) -> None:
-    """Write hpo_results.csv, best_params.json (fixed values + the best trial's) and hpo.png into ``folder``."""
+                  fixed: dict[str, Any] | None = None, curves: dict[str, dict[int, float]] | None = None) -> None:
+    """Write hpo_results.csv, best_params.json (fixed values + the best trial's) and hpo.png into ``folder``;
+    ``curves`` (trial id -> epoch -> monitored value) adds the learning curves to hpo.png."""
     os.makedirs(folder, exist_ok=True)
     write_table(table, os.path.join(folder, RESULTS_FILE), index=False)
     best = best_trial(table)
     hyperparameters = [c for c in table.columns if c not in ("trial_id", *RESULT_COLUMNS)]
     summary = {"objective": objective, "trials": len(table),
                "completed": int((table["status"] == COMPLETED).sum())}
+    summary.update({status.lower(): int((table["status"] == status).sum()) for status in (RUNNING, PRUNED, FAILED)
+                    if (table["status"] == status).any()})
     if (table["status"] == UNREADABLE).any():
         summary["unreadable"] = int((table["status"] == UNREADABLE).sum())
     if best is not None:
@@ -67,19 +73,24 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
                        params={**(fixed or {}), **{name: _plain(best[name]) for name in hyperparameters}})
     text = json.dumps(_finite_or_null(summary), indent=2, default=str, allow_nan=False)
     write_text(os.path.join(folder, BEST_PARAMS_FILE), text + "\n")
-    plot_results(folder, table, hyperparameters, objective, title)
-    logger.info("%d trials (%d completed, %d unreadable) written to %s", len(table), summary["completed"],
-                summary.get("unreadable", 0), folder)
+    plot_results(folder, table, hyperparameters, objective, title, curves)
+    best_so_far = "none" if best is None else f"{best['trial_id']}: {best['objective']:.6g}"
+    logger.info("%d trials (%d completed, %d running, %d pruned, %d unreadable; best so far %s) written to %s",
+                len(table), summary["completed"], summary.get("running", 0), summary.get("pruned", 0),
+                summary.get("unreadable", 0), best_so_far, folder)
 
 
-def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str) -> str:
+def plot_results(folder: str, table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str,
+                 curves: dict[str, dict[int, float]] | None = None) -> str:
     """Write hpo.png (see results_figure) into ``folder``."""
-    figure = results_figure(table, hyperparameters, objective, title)
+    figure = results_figure(table, hyperparameters, objective, title, curves)
     return save_figure(figure, os.path.join(folder, PLOT_FILE), dpi=90)
 
 
-def results_figure(table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str):
-    """Objective per trial with the best so far and failed trials marked, then against each hyperparameter.
+def results_figure(table: pd.DataFrame, hyperparameters: list[str], objective: str, title: str,
+                   curves: dict[str, dict[int, float]] | None = None):
+    """Objective per trial with the best so far and failed trials marked, the learning curves when ``curves`` are
+    given (running trials drawn boldly), then the objective against each hyperparameter.
 
     Readable at hundreds of trials: whole-number trial axis, small markers, log axes for log-spread parameters.
     """
@@ -88,14 +99,16 @@ def results_figure(table: pd.DataFrame, hyperparameters: list[str], objective: s
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    panels = 1 + len(hyperparameters)
+    panels = 1 + bool(curves) + len(hyperparameters)
     columns = min(panels, 3)
     rows = math.ceil(panels / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
     flat_axes = [axis for row in axes for axis in row]
     plot_trials(flat_axes[0], table, objective, title)
+    if curves:
+        plot_learning_curves(flat_axes[1], table, curves, objective)
     completed = table[table["status"] == COMPLETED]
-    for axis, name in zip(flat_axes[1:], hyperparameters):
+    for axis, name in zip(flat_axes[1 + bool(curves):], hyperparameters):
         plot_against_parameter(axis, completed[name], completed["objective"].astype(float), name, objective)
     for axis in flat_axes[panels:]:
         axis.axis("off")
@@ -118,6 +131,26 @@ def plot_trials(axis, table: pd.DataFrame, objective: str, title: str) -> None:
     axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set(xlabel="trial", ylabel=objective, title=title)
     axis.legend(fontsize="small")
+
+
+def plot_learning_curves(axis, table: pd.DataFrame, curves: dict[str, dict[int, float]], objective: str) -> None:
+    """Every recorded trial's monitored value by epoch: running trials in colour and labelled, finished ones grey,
+    pruned ones ending in a red cross."""
+    from matplotlib.ticker import MaxNLocator
+
+    status = dict(zip(table["trial_id"].astype(str), table["status"]))
+    for trial_id, curve in curves.items():
+        epochs, values = sorted(curve), [curve[epoch] for epoch in sorted(curve)]
+        if status.get(trial_id) == RUNNING:
+            axis.plot(epochs, values, "-", linewidth=1.5, label=f"{trial_id} (running)")
+        else:
+            axis.plot(epochs, values, "-", color="grey", linewidth=0.8, alpha=0.5)
+        if status.get(trial_id) == PRUNED and epochs:
+            axis.plot(epochs[-1], values[-1], "rx")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.set(xlabel="epoch", ylabel=objective, title="learning curves (x: pruned)")
+    if (table["status"] == RUNNING).any():
+        axis.legend(fontsize="x-small")
 
 
 def plot_against_parameter(axis, values: pd.Series, objective_values: pd.Series, name: str, objective: str) -> None:
@@ -155,7 +188,9 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
     if not instances:
         raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
-    trials = [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
+    record = campaign_record.read_record(campaign_dir)
+    trials = [with_recorded_state(_read_instance_or_mark_unreadable(folder, campaign_dir), record)
+              for folder in instances]
     if all(trial["status"] == UNREADABLE for trial in trials):
         raise TybaltInputError(f"none of the {len(trials)} instance folders under {campaign_dir} can be read "
                                f"(first: {trials[0]['problem']}); give a finished campaign's experiment folder")
@@ -166,6 +201,21 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     rows = [{**{k: t["params"].get(k) for k in varying},
              **{k: v for k, v in t.items() if k not in ("params", "problem")}} for t in trials]
     return results_table(rows, varying), constant
+
+
+def with_recorded_state(trial: dict[str, Any], record: dict[str, campaign_record.RecordedTrial]) -> dict[str, Any]:
+    """A trial read from its folder, with what the campaign record adds: running (no result yet) or pruned, and the
+    epochs it reported."""
+    recorded = record.get(trial["trial_id"])
+    if recorded is None:
+        return trial
+    if recorded.state == campaign_record.PRUNED:
+        status = PRUNED if trial["status"] == COMPLETED else trial["status"]
+    elif recorded.state == campaign_record.RUNNING and trial["objective"] is None and trial["seconds"] is None:
+        status = RUNNING
+    else:
+        status = trial["status"]
+    return {**trial, "status": status, "epochs": recorded.epochs}
 
 
 def read_parameters_file(path: str) -> dict[str, Any]:
@@ -244,14 +294,16 @@ def _plain(value: Any) -> Any:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: aggregate a finished CANDLE campaign into hpo_results.csv, best_params.json, hpo.png."""
+    """Command line: aggregate a CANDLE campaign, finished or running, into hpo_results.csv, best_params.json and
+    hpo.png."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     run_command(lambda: _aggregate_from_command_line(argv))
 
 
 def _aggregate_from_command_line(argv: list[str] | None) -> None:
     """Parse the command line, read the campaign, write the three results files and print the table's path."""
-    parser = OneLineErrorParser(description="Aggregate a finished CANDLE Supervisor campaign.", allow_abbrev=False)
+    parser = OneLineErrorParser(description="Aggregate a CANDLE Supervisor campaign, finished or still running.",
+                                allow_abbrev=False)
     parser.add_argument("campaign_dir", help="experiment folder holding the instance folders (run/<id>/...)")
     parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
     parser.add_argument("--objective", default="val_loss", help="name of the quantity in result.txt")
@@ -259,5 +311,7 @@ def _aggregate_from_command_line(argv: list[str] | None) -> None:
     table, constant = read_campaign(args.campaign_dir)
     folder = args.output_dir or args.campaign_dir
     require_writable_folder(folder, "output folder", "--output_dir")
-    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant)
+    curves = {trial_id: trial.curve for trial_id, trial in campaign_record.read_record(args.campaign_dir).items()}
+    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant,
+                  curves)
     print(os.path.join(folder, RESULTS_FILE))

@@ -14,8 +14,9 @@ A file under ``workflows/`` (or any path) looks like::
 ``when`` (on a list written as ``{values: [...]}`` or on a range) names searched list parameters listed earlier and
 the values for which this one is active; elsewhere it is left out of the trial (the benchmark's default, unused).
 
-The backends are the grid (``grid_points``), KerasTuner (``define_hyperparameters``) and the workflow-file
-generator (``workflow_files.py``: UPF, mlrMBO, Biowulf ``.in``).
+The backends are the grid (``grid_points``), random points (``random_point``, for a random-search UPF file),
+KerasTuner (``define_hyperparameters``) and the workflow-file generator (``workflow_files.py``: UPF, mlrMBO,
+Biowulf ``.in``).
 """
 
 from __future__ import annotations
@@ -157,6 +158,32 @@ def grid_points(space: SearchSpace) -> Iterator[dict[str, Any]]:
         yield {**space.fixed, **point}
 
 
+def random_point(space: SearchSpace, rng) -> dict[str, Any]:
+    """One point drawn at random (``rng``: a NumPy Generator), fixed values included, inactive parameters left out:
+    a list value uniformly, a range uniformly on its scale (log or linear) and on its steps."""
+    point: dict[str, Any] = {}
+    for name, parameter in space.parameters.items():
+        if not _is_active(parameter, point):
+            continue
+        if isinstance(parameter, Discrete):
+            point[name] = parameter.values[int(rng.integers(len(parameter.values)))]
+        else:
+            point[name] = _random_in_range(parameter, rng)
+    return {**space.fixed, **point}
+
+
+def _random_in_range(parameter: Range, rng) -> int | float:
+    """A value of a range: on its step grid when it has a step, else uniform (in log space for log sampling)."""
+    if parameter.step:
+        value = parameter.low + parameter.step * int(rng.integers(int((parameter.high - parameter.low)
+                                                                      // parameter.step) + 1))
+    elif parameter.sampling == "log":
+        value = math.exp(rng.uniform(math.log(parameter.low), math.log(parameter.high)))
+    else:
+        value = rng.uniform(parameter.low, parameter.high)
+    return int(round(value)) if parameter.integer else float(value)
+
+
 def _is_active(parameter: Parameter, point: dict[str, Any]) -> bool:
     """Whether every ``when`` condition of ``parameter`` holds for the values chosen so far."""
     return all(parent in point and point[parent] in values for parent, values in parameter.when)
@@ -210,13 +237,19 @@ def define_hyperparameters(space: SearchSpace, hp) -> dict[str, Any]:
 def check_space_for_search(params: dict[str, Any], space: SearchSpace) -> dict[str, Any]:
     """The parameters of an in-process search (the space's fixed values applied), checked before TensorFlow starts.
 
-    A space that varies the data set is refused: one search loads the data once.
+    A space that varies the data set is refused: one search loads the data once. So is campaign pruning with
+    Hyperband (which stops trials itself) or the sklearn tuner (no epochs).
     """
     varied = sorted(set(space.parameters) & DATA_PARAMETERS)
     if varied:
         raise TybaltInputError(f"{space.source}: {', '.join(varied)} change the data set and cannot vary within "
                                "one KerasTuner search; move them to 'fixed' or run one search per value")
-    return check_parameters({**params, **space.fixed})
+    checked = check_parameters({**params, **space.fixed})
+    if checked["pruning"] != "off" and checked["tuner"] in ("hyperband", "sklearn"):
+        raise TybaltInputError(f"pruning {checked['pruning']!r} does not apply to the {checked['tuner']} tuner "
+                               f"({'it stops trials itself' if checked['tuner'] == 'hyperband' else 'no epochs'}); "
+                               "set pruning 'off' or use tuner random, bayesian or grid")
+    return checked
 
 
 def _declare(hp, name: str, parameter: Parameter) -> Any:

@@ -32,6 +32,7 @@ from tybalt_core.models.autoencoders import apply_in_batches
 from tybalt_core.models.backend import configure_devices, import_keras_tuner, tf
 from tybalt_core.run import run_state
 from tybalt_core.run.trial import build_model, load_data
+from tybalt_core.train.campaign_pruning import campaign_pruning
 from tybalt_core.train.input_pipeline import shared_tensor
 from tybalt_core.train.training import build_convergence_monitor, set_seed, train
 from tybalt_core.tune import hpo_results
@@ -41,6 +42,7 @@ kt = import_keras_tuner()
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "val_loss"
+PRUNED_EPOCH = "pruned_epoch"  # the metric a trial stopped by the campaign's rule reports: the epoch it reached
 LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function returns
 CV_FOLDS = 3
 
@@ -90,7 +92,7 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_trai
         return _timed(kt.SklearnTuner)(oracle=oracle, hypermodel=LinearHyperModel(space, params),
                                        scoring=reconstruction_mse_score,
                                        cv=KFold(CV_FOLDS, shuffle=True, random_state=seed), **common)
-    hypermodel = TybaltHyperModel(space, params, n_genes, n_train)
+    hypermodel = TybaltHyperModel(space, params, n_genes, n_train, record_folder=os.path.dirname(directory))
     keras_options = {"objective": kt.Objective(OBJECTIVE, "min"), "seed": seed,
                      "executions_per_trial": params["executions_per_trial"], **failures, **common}
     if name == "hyperband":
@@ -102,10 +104,12 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_trai
 class TybaltHyperModel(kt.HyperModel):
     """Builds the Tybalt VAE or ADAGE with the trial's values overriding ``params``; trains like ``run``."""
 
-    def __init__(self, space: SearchSpace, params: dict[str, Any], n_genes: int, n_train: int):
+    def __init__(self, space: SearchSpace, params: dict[str, Any], n_genes: int, n_train: int,
+                 record_folder: str = ""):
         super().__init__(name=space.name)
         self.space, self.params, self.n_genes, self.n_train = space, params, n_genes, n_train
-        self.autoencoder = None
+        self.record_folder = record_folder  # where the campaign record goes when pruning is on
+        self.autoencoder, self.trial_id = None, ""  # the tuner sets trial_id as each trial begins
 
     def trial_params(self, hp) -> dict[str, Any]:
         """``params`` with this trial's values, converted and checked like any other parameters."""
@@ -125,11 +129,12 @@ class TybaltHyperModel(kt.HyperModel):
         monitor = build_convergence_monitor(model, early_stop=p["early_stop"], reduce_lr=p["reduce_lr"],
                                             patience=p["patience"], min_delta=p["min_delta"], kappa=p["kappa"],
                                             kl_mode=p["kl_mode"])
+        pruning = campaign_pruning(p, model, self.trial_id, self.record_folder)
         try:
             history = train(self.autoencoder, values, train_rows, val_rows,
                             epochs=(epochs or p["epochs"]) - initial_epoch, batch_size=p["batch_size"],
                             kappa=p["kappa"], kl_mode=p["kl_mode"], timeout=p["timeout"], verbose=False,
-                            extra_callbacks=[*(callbacks or []), *([monitor] if monitor else [])])
+                            extra_callbacks=[*(callbacks or []), *(c for c in (monitor, pruning) if c)])
         except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
             raise kt.errors.FailedTrialError(f"training failed: {error!r}") from error
         val_loss = history.history.get(OBJECTIVE, [math.nan])
@@ -141,8 +146,8 @@ class TybaltHyperModel(kt.HyperModel):
             raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
         x_val = np.asarray(tf.gather(values, val_rows))
         reconstruction = apply_in_batches(model, x_val)
-        return {OBJECTIVE: float(objective),
-                "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
+        metrics = {OBJECTIVE: float(objective), "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
+        return {**metrics, PRUNED_EPOCH: pruning.pruned_epoch} if pruning and pruning.pruned_epoch else metrics
 
 
 class LinearHyperModel(kt.HyperModel):
@@ -177,6 +182,7 @@ def _timed(tuner_class):
 
         def on_trial_begin(self, trial):
             self._started[trial.trial_id] = time.monotonic()
+            self.hypermodel.trial_id = trial.trial_id
             super().on_trial_begin(trial)
 
         def on_trial_end(self, trial):
@@ -210,7 +216,8 @@ def _trial_row(trial, seconds: float | None) -> dict[str, Any]:
     completed = trial.status == "COMPLETED" and trial.score is not None and math.isfinite(trial.score)
     mse_name = "val_reconstruction_mse" if "val_reconstruction_mse" in metrics else LINEAR_OBJECTIVE
     mse = trial.metrics.get_last_value(mse_name) if mse_name in metrics else None
+    status = hpo_results.COMPLETED if completed else hpo_results.FAILED
     return {"trial_id": trial.trial_id, "objective": trial.score if completed else None,
             "val_reconstruction_mse": mse if completed else None,
-            "status": hpo_results.COMPLETED if completed else hpo_results.FAILED, "seconds": seconds,
+            "status": hpo_results.PRUNED if completed and PRUNED_EPOCH in metrics else status, "seconds": seconds,
             "values": {k: v for k, v in trial.hyperparameters.values.items() if not k.startswith("tuner/")}}
