@@ -61,7 +61,7 @@ CASES = {
                                                  expected=("EXPID='../../x' is not a plain folder name",)),
     "a missing TYBALT_PYTHON": launch("upf", "local", "{d}/t.upf", env={"TYBALT_PYTHON": "{d}/no/python"},
                                       expected=("TYBALT_PYTHON={d}/no/python is not an executable Python",
-                                                "make install")),
+                                                "make test or make demo makes .venv")),
     "missing vendored sources": launch("upf", "local", "{d}/t.upf", files={"empty/.keep": ""},
                                        env={"TYBALT_VENDOR_DIR": "{d}/empty"},
                                        expected=("no swift-t-*.tar.gz in {d}/empty", "set TYBALT_VENDOR_DIR")),

@@ -23,7 +23,7 @@ python_version()
 {
   [[ -x $TYBALT_PYTHON && ! -d $TYBALT_PYTHON ]] \
     || die "TYBALT_PYTHON=$TYBALT_PYTHON is not an executable Python; set TYBALT_PYTHON to the python of the" \
-           "project's virtual environment (make install makes .venv)"
+           "project's virtual environment (make test or make demo makes .venv)"
   "$TYBALT_PYTHON" -c 'import sys; print("py%d.%d" % sys.version_info[:2])' 2>/dev/null \
     || die "TYBALT_PYTHON=$TYBALT_PYTHON does not run; set TYBALT_PYTHON to a working Python 3"
 }
