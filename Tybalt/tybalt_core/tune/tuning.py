@@ -41,7 +41,6 @@ from tybalt_core.tune import hpo_results
 from tybalt_core.tune.search_space import Discrete, SearchSpace, check_space_for_search, define_hyperparameters
 
 kt = import_keras_tuner()
-kt.src.config.DEBUG = False  # KerasTuner would print each failed trial's traceback; TimedTuner logs one line instead
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "val_loss"
@@ -120,6 +119,7 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_trai
     """The KerasTuner tuner for ``params['tuner']`` keeping its state in ``directory``/``project``, timing its
     trials; failed trials never stop the search."""
     name, seed, max_trials = params["tuner"], params["rng_seed"], params["max_trials"]
+    kt.src.config.DEBUG = False  # KerasTuner would print each failed trial's traceback; TimedTuner logs one line
     failures = {"max_retries_per_trial": 0, "max_consecutive_failed_trials": max_trials + 1}
     common = {"directory": directory, "project_name": project, "overwrite": False}
     if name == "sklearn":
