@@ -393,5 +393,6 @@ def test_upf_runner_writes_what_model_runner_writes(both_runners, trial_id):
 
 def test_launcher_names_a_missing_file_and_creates_nothing(tmp_path):
     run = subprocess.run([LAUNCHER, "upf", "local", "missing.upf"], cwd=tmp_path, capture_output=True, text=True)
-    assert run.returncode == 2 and run.stderr == "tybalt: error: missing.upf does not exist\n"
+    assert run.returncode == 2 and run.stderr.startswith("tybalt: error: missing.upf does not exist")
+    assert len(run.stderr.splitlines()) == 1 and "give an existing file" in run.stderr
     assert os.listdir(tmp_path) == []
