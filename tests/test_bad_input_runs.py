@@ -110,3 +110,14 @@ def test_overwriting_a_run_leaves_nothing_of_it_so_encodings_equal_the_new_runs_
     encoded = pd.read_csv(tmp_path / "enc" / "encoded_features.tsv", sep="\t", index_col=0)
     own = pd.read_csv(out / "encoded_features.tsv", sep="\t", index_col=0)
     np.testing.assert_allclose(encoded.to_numpy(), own.to_numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_an_analysis_that_fails_after_training_leaves_params_json_saying_how_training_ended(tiny_params, tmp_path):
+    from tybalt_baseline_keras2 import run
+
+    (tmp_path / "out" / "report.md").mkdir(parents=True)  # a folder where the analysis writes its report: it fails
+    with pytest.raises(OSError):
+        run(tiny_params("--epochs", "1", "--analyze", "true", "--synthetic_samples", "100", "--synthetic_genes", "80",
+                        "--latent_dim", "4"))
+    record = json.loads((tmp_path / "out" / "params.json").read_text())
+    assert record["status"] == "finished" and (tmp_path / "out" / "encoder.keras").is_file()
