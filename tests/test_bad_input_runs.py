@@ -4,7 +4,6 @@ line (exit 2, no file touched, ``assert_refused_touching_no_file`` of test_bad_i
 """
 
 import json
-import os
 
 import numpy as np
 import pandas as pd
