@@ -248,7 +248,7 @@ def _cached(tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["other shape", "float64", "not an array", "no sample_ids", "names not text",
-                                    "metadata a list"])
+                                    "metadata a list", "NaN planted"])
 def test_damaged_cache_is_rebuilt_from_the_source(tmp_path, caplog, damage):
     source, meta, matrix = _cached(tmp_path)
     recorded = json.loads(meta.read_text())
@@ -260,6 +260,10 @@ def test_damaged_cache_is_rebuilt_from_the_source(tmp_path, caplog, damage):
         matrix.write_bytes(b"\x93NUMPY garbage")
     elif damage == "no sample_ids":
         meta.write_text(json.dumps({k: v for k, v in recorded.items() if k != "sample_ids"}))
+    elif damage == "NaN planted":  # the source has none, so the cache, not the source, is damaged
+        planted = np.load(matrix)
+        planted[1, 2] = np.nan
+        np.save(matrix, planted)
     elif damage == "names not text":
         meta.write_text(json.dumps({**recorded, "genes": [1, 2, 3]}))
     else:
@@ -302,6 +306,27 @@ def test_source_that_keeps_changing_while_parsed_is_refused(tmp_path):
 
     with pytest.raises(TybaltInputError, match="kept changing while it was read"):
         data.parse_unchanged(str(source), parse_then_edit)
+
+
+# issue 25 cause 7: a sample named NA is a sample; values whose z-score overflows float32 are scaled
+def test_a_sample_named_na_is_loaded_as_a_sample_not_refused_as_a_row_without_id(tmp_path):
+    source = tmp_path / "mine.tsv"
+    source.write_text(TABLE.replace("\nS2\t", "\nNA\t"))
+    loaded = data.load_dataset(str(source), str(tmp_path / "data"))
+    assert loaded.sample_ids == ["S1", "NA"]
+    np.testing.assert_allclose(loaded.values[1], [0.4, 0.5, 0.6], rtol=1e-6)
+
+
+def test_z_scores_of_values_near_the_float32_limit_are_finite_and_right():
+    from tybalt_core.data.preprocessing import fit_user_preprocessing
+
+    values = np.array([[1e30, 1.0], [3e30, 2.0], [2e30, 3.0]], dtype=np.float32)
+    dataset = data.ExpressionData(values=values, sample_ids=["a", "b", "c"], genes=["G1", "G2"])
+    scaled = fit_user_preprocessing(dataset, np.arange(3), 2, "mean_absolute_deviation", "zscore")
+    expected = (values.astype(np.float64) - values.mean(axis=0, dtype=np.float64)) / values.std(axis=0,
+                                                                                              dtype=np.float64)
+    order = [scaled.genes.index(gene) for gene in ["G1", "G2"]]
+    np.testing.assert_allclose(scaled.values[:, order], expected, rtol=1e-5)
 
 
 # cause 9: partial overlap is used, with counts

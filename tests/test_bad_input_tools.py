@@ -36,6 +36,7 @@ UTF16_CONFIG = "[Global_Params]\nepochs = 3\n".encode("utf-16")
 LATIN1_CONFIG = "[Global_Params]\n# r\xe9glages\nepochs = 3\n".encode("latin-1")
 BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe\x00\x01"
 FIFO = object()  # a files entry made as a named pipe
+LOOP = object()  # a files entry made as a symbolic link to itself
 VALID_YAML = "parameters:\n  latent_dim: [2, 3]\n"
 TRIAL = {"id": "t1", "epochs": 1, "latent_dim": 2}
 PARAMETERS_TXT = "[Global Params]\nlatent_dim=2\nrun_id='t1'\n[Monitor Params]\ntimeout=-1\n"
@@ -163,6 +164,17 @@ SPACE_CASES = {
     "YAML syntax error (PyYAML's message spans lines)": space("parameters: {latent_dim: [2, 3\n",
                                                              "not valid YAML (expected ',' or ']'", "at line 2"),
     "YAML python tag": space("parameters: !!python/object:os.system {}\n", "could not determine a constructor"),
+    # issue 25 cause 4: conditions on a conditional parameter, list-valued parameters searched
+    "when on a parameter that is itself conditional": space(
+        "parameters:\n  depth: [0, 1]\n  hidden_dim: {values: [8, 16], when: {depth: [1]}}\n"
+        "  latent_dim: {values: [2, 3], when: {hidden_dim: [8]}}\n",
+        "parameters.latent_dim.when names 'hidden_dim', which is itself conditional (when: {depth: [1]})",
+        "add that condition to latent_dim's when"),
+    "gpus searched as lists": space("parameters:\n  gpus: [[0], [1]]\n",
+                                    "parameters.gpus takes a list of values in every trial",
+                                    "set it under 'fixed'"),
+    "gpus fixed to a list of lists": space("fixed:\n  gpus: [[0], [1]]\n" + VALID_YAML,
+                                           "fixed.gpus: parameter gpus = [0] is not a valid GPU index"),
     "search space that is a folder": Case("tybalt", ("--tuner", "random", "--search_space", "{d}"),
                                           ("search-space file", "is a folder, not a file")),
 }
@@ -260,7 +272,52 @@ MESSAGE_CASES = {
                                             unexpected=("synthetic",)),
 }
 
-CASES = {**NUMBER_CASES, **TEXT_CASES, **SPACE_CASES, **TOOL_CASES, **MESSAGE_CASES}
+WIDE_TSV = "sample\t" + "\t".join(f"G{j}" for j in range(30)) + "\n" + "".join(
+    f"S{i}\t" + "\t".join(f"{((i * 7 + j * 3) % 10) / 10:.1f}" for j in range(30)) + "\n" for i in range(30))
+HUGE_GRID = "parameters:\n" + "".join(f"  {name}: [{', '.join(str(v) for v in range(1, 11))}]\n" for name in (
+    "latent_dim", "hidden_dim", "batch_size", "epochs", "patience", "steps_per_execution", "executions_per_trial"))
+
+ROUND3_CASES = {
+    # issue 25 cause 7: messages that pointed the wrong way
+    "data file that is a symbolic link loop": Case("tybalt", ("--data_source", "{d}/loop.tsv"),
+                                                   ("data file", "loop.tsv is a symbolic link that loops"),
+                                                   {"loop.tsv": LOOP}, unexpected=("is a file",)),
+    "--model_dir that is a symbolic link loop": Case("tybalt", ("--encode_data", "{d}/data.tsv", "--model_dir",
+                                                                "{d}/loop"),
+                                                     ("model folder", "loop is a symbolic link that loops"),
+                                                     {"data.tsv": VALID_TSV, "loop": LOOP},
+                                                     unexpected=("is a file",)),
+    "--output_dir that is a symbolic link loop": Case("tybalt", ("--output_dir", "{d}/loop"),
+                                                      ("output folder", "loop is a symbolic link that loops"),
+                                                      {"loop": LOOP}),
+    "value beyond float32": Case("tybalt", ("--data_source", "{d}/big.tsv"),
+                                 ("beyond the 32-bit float range", "column(s) G4", "log2(x + 1)"),
+                                 {"big.tsv": VALID_TSV.replace("\nS3\t0.1\t0.4\t0.7\t0.0\t0.3\t",
+                                                               "\nS3\t0.1\t0.4\t0.7\t0.0\t1e39\t")},
+                                 unexpected=("missing or infinite",)),
+    "two samples named NA": Case("tybalt", ("--data_source", "{d}/na.tsv"), ("duplicated sample ids (NA)",),
+                                 {"na.tsv": VALID_TSV.replace("\nS1\t", "\nNA\t").replace("\nS2\t", "\nNA\t")},
+                                 unexpected=("without a sample id",)),
+    "latent_dim above the genes num_genes kept": Case("tybalt", ("--data_source", "{d}/wide.tsv", "--num_genes", "10",
+                                                                 "--latent_dim", "20"),
+                                                      ("latent_dim = 20 is larger than the 10 genes of",
+                                                       "wide.tsv kept by --num_genes 10", "raise --num_genes"),
+                                                      {"wide.tsv": WIDE_TSV}),
+    "grid too large for any campaign": Case("workflow_files", ("--yaml_dir", "{d}/yaml", "--output_dir", "{d}/gen"),
+                                            ("huge.yaml: the grid has 10,000,000 trials", "at most 1,000,000"),
+                                            {"yaml/a_small.yaml": VALID_YAML, "yaml/huge.yaml": HUGE_GRID}),
+    # issue 25 cause 8: tuners refuse what a plain run refuses, before any trial
+    "KerasTuner latent_dim above the gene count": Case(
+        "tybalt", ("--tuner", "random", "--search_space", "{d}/space.yaml", "--data_source", "{d}/data.tsv"),
+        (f"latent_dim = 50 is larger than the {GENES} genes", f"at most {GENES}"),
+        {"space.yaml": "parameters:\n  latent_dim: [2, 50]\n", "data.tsv": VALID_TSV}),
+    "sklearn latent_dim above a cross-validation fold": Case(
+        "tybalt", ("--tuner", "sklearn", "--search_space", "{d}/space.yaml", "--data_source", "{d}/wide.tsv"),
+        ("latent_dim = 25 asks for more components than the 20 samples", "at most 20"),
+        {"space.yaml": "parameters:\n  latent_dim: [2, 25]\n", "wide.tsv": WIDE_TSV}),
+}
+
+CASES = {**NUMBER_CASES, **TEXT_CASES, **SPACE_CASES, **TOOL_CASES, **MESSAGE_CASES, **ROUND3_CASES}
 TOOLS = {"tybalt": tybalt_baseline_keras2, "upf_runner": upf_runner, "hpo_results": hpo_results,
          "workflow_files": workflow_files}
 
@@ -271,6 +328,8 @@ def _make_files(folder, files: dict) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         if content is FIFO:
             os.mkfifo(path)
+        elif content is LOOP:
+            os.symlink(path, path)
         else:
             path.write_bytes(content if isinstance(content, bytes) else content.encode())
 
@@ -389,6 +448,22 @@ def test_hpo_results_never_picks_a_non_finite_objective_nor_writes_one_into_json
     assert "Infinity" not in summary_text and "NaN" not in summary_text
     assert table["status"].to_dict() == {"a": "FAILED", "b": "FAILED", "c": "COMPLETED", "d": "FAILED",
                                          "e": "COMPLETED"}
+
+
+def test_hpo_results_keeps_searched_parameters_named_like_its_columns_apart_from_the_results(tmp_path, capsys):
+    searched = {"a": ("low", 9, "first"), "b": ("high", 1, "second"), "c": ("mid", 5, "third")}
+    parameters = {trial: f"[Global Params]\nstatus='{status}'\nobjective={objective}\ntrial_id='{name}'\n"
+                         f"run_id='{trial}'\n" for trial, (status, objective, name) in searched.items()}
+    folder = _campaign_folder(tmp_path / "camp", {"a": "0.5", "b": "0.2", "c": "nan"}, parameters)
+    hpo_results.main([str(folder)])
+
+    summary = json.loads((folder / hpo_results.BEST_PARAMS_FILE).read_text())
+    table = pd.read_csv(folder / hpo_results.RESULTS_FILE).set_index("trial_id")
+    assert summary["best_trial_id"] == "b" and summary["best_objective"] == 0.2
+    assert summary["params"] == {"status": "high", "objective": 1, "trial_id": "second"}
+    assert table["status"].to_dict() == {"a": "COMPLETED", "b": "COMPLETED", "c": "FAILED"}
+    assert table["param_status"].to_dict() == {"a": "low", "b": "high", "c": "mid"}
+    assert table["param_objective"].to_dict() == {"a": 9, "b": 1, "c": 5}
 
 
 def test_hpo_results_reports_a_truncated_trial_as_unreadable_and_summarises_the_rest(tmp_path, capsys, caplog):

@@ -76,6 +76,19 @@ def test_conditional_parameters_vary_only_where_their_parents_allow(tmp_path):
     assert len(covered_configurations(space, points)) == space.configuration_count
 
 
+@pytest.mark.parametrize("model_type, expected", [("vae", {"model_type": "vae", "latent_dim": 2}),
+                                                   ("ae", {"model_type": "ae", "depth": 2, "hidden_dim": 4,
+                                                           "latent_dim": 2})])
+def test_keras_tuner_accepts_a_condition_on_a_conditional_parameter_that_carries_its_conditions(
+        tmp_path, model_type, expected):
+    from tybalt_core.models.backend import import_keras_tuner
+
+    space = load_search_space(write_yaml(tmp_path, NESTED))
+    hp = import_keras_tuner().HyperParameters()
+    hp.values.update(model_type=model_type, depth=2)
+    assert define_hyperparameters(space, hp) == expected
+
+
 def test_a_huge_grid_is_counted_and_enumerated_without_materialising_it(tmp_path):
     values = ", ".join(str(v) for v in range(1, 101))
     text = "parameters:\n" + "".join(f"  {name}: [{values}]\n" for name in

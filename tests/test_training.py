@@ -8,12 +8,31 @@ import pytest
 
 import tybalt_baseline_keras2
 from tybalt_core.models.backend import tf
-from tybalt_core.train.training import beta_for_epoch
+from tybalt_core.train.training import beta_for_epoch, first_final_beta_epoch
 
 
 @pytest.mark.parametrize("kappa, expected", [(0.4, [0.0, 0.4, 0.8, 1.0, 1.0]), (1.0, [0.0, 1.0, 1.0, 1.0, 1.0])])
 def test_beta_grows_by_kappa_per_epoch_up_to_one(kappa, expected):
     assert [beta_for_epoch(epoch, kappa, "warmup") for epoch in range(5)] == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("kappa", [1.0, 0.5, 0.4, 0.3, 0.1, 1 / 3, 0.07, 0.01, 3.0, 1e-3])
+def test_first_epoch_of_final_beta_is_the_first_epoch_whose_beta_reaches_one(kappa):
+    first = next(epoch for epoch in range(10_000) if beta_for_epoch(epoch, kappa, "warmup") >= 1.0)
+    assert first_final_beta_epoch(kappa, "warmup") == first
+    assert first_final_beta_epoch(kappa, "faithful") == 0
+
+
+def test_a_tiny_kappa_puts_the_end_of_the_warm_up_far_away_without_counting_to_it():
+    assert first_final_beta_epoch(1e-10, "warmup") == 10**10
+    assert first_final_beta_epoch(1e-30, "warmup") >= 10**29  # an epoch-by-epoch search would never end
+
+
+@pytest.mark.parametrize("flag", [("--kappa", "1e-10"), ("--log10_kappa", "-30")])
+def test_a_run_with_a_tiny_kappa_ends_and_says_the_warm_up_never_finished(tiny_params, tmp_path, flag):
+    tybalt_baseline_keras2.run(tiny_params("--epochs", "2", "--early_stop", "true", *flag))
+    record = pd.read_json(tmp_path / "out" / "params.json", typ="series")
+    assert record["status"] == "finished" and "during the KL warm-up" in record["convergence"]
 
 
 def test_faithful_mode_keeps_beta_at_zero():

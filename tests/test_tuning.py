@@ -74,10 +74,14 @@ def test_hyperband_runs_with_the_epoch_budget_from_epochs(tmp_path, shared_data_
     assert not any(column.startswith("tuner/") for column in table.columns)
 
 
-def test_a_diverging_trial_is_recorded_failed_and_the_grid_goes_on(tmp_path, shared_data_dir):
+def test_a_diverging_trial_is_recorded_failed_and_the_grid_goes_on(tmp_path, shared_data_dir, capsys, caplog):
     space = tmp_path / "diverge.yaml"
     space.write_text(GRID_SPACE)
     _, table, best = search(tmp_path, shared_data_dir, tuner="grid", search_space=str(space), max_trials=5)
+    shown = capsys.readouterr()
+    assert "Traceback" not in shown.out + shown.err  # one log line per failed trial instead
+    failures = [r.getMessage() for r in caplog.records if "failed:" in r.getMessage()]
+    assert len(failures) == 1 and "training diverged" in failures[0]
     by_rate = dict(zip(table["learning_rate"], table["status"]))
     assert by_rate == {0.001: hpo_results.COMPLETED, 1e8: hpo_results.FAILED}
     assert table.loc[table["status"] == hpo_results.FAILED, "objective"].isna().all()
@@ -98,6 +102,28 @@ def test_sklearn_tunes_linear_baselines_on_the_reconstruction_scale(tmp_path, sh
     pca = table[table["linear_model"] == "pca"].groupby("latent_dim")["objective"].min()
     if len(pca) == 2:
         assert pca[6] <= pca[3]
+
+
+def test_a_second_search_on_other_data_into_the_same_folder_trains_anew(tmp_path, shared_data_dir, space_file):
+    _, first, _ = search(tmp_path, shared_data_dir, tuner="random", search_space=space_file)
+    _, second, _ = search(tmp_path, shared_data_dir, tuner="random", search_space=space_file, synthetic_genes=150)
+    projects = os.listdir(tmp_path / "out" / "keras_tuner")
+    assert len(projects) == 2 and all(name.startswith("tiny_space_") for name in projects)
+    assert len(second) == 2 and set(second["status"]) == {hpo_results.COMPLETED}
+    assert set(second["objective"]).isdisjoint(first["objective"])  # its own trials, not the first search's
+    _, again, _ = search(tmp_path, shared_data_dir, tuner="random", search_space=space_file, synthetic_genes=150)
+    assert len(os.listdir(tmp_path / "out" / "keras_tuner")) == 2  # the same search again reloads its project
+    assert list(again["objective"]) == list(second["objective"])
+
+
+def test_a_search_where_no_trial_completes_is_an_error_not_a_result(tmp_path, shared_data_dir):
+    from tybalt_core.common.errors import TybaltInputError
+
+    space = tmp_path / "diverge.yaml"
+    space.write_text(GRID_SPACE.replace("[0.001, 100000000.0]", "[100000000.0]"))
+    with pytest.raises(TybaltInputError, match="no trial of the grid search completed"):
+        search(tmp_path, shared_data_dir, tuner="grid", search_space=str(space), max_trials=5)
+    assert len(pd.read_csv(tmp_path / "out" / hpo_results.RESULTS_FILE)) == 1  # the failed trial is still listed
 
 
 def test_a_search_space_that_varies_the_data_is_refused(tmp_path, shared_data_dir):

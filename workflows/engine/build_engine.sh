@@ -173,11 +173,17 @@ main()
 {
   case ${1:-} in
     --check) check_prerequisites; return ;;
-    --where) engine_home; return ;;
+    --where) engine_home || exit; return ;;
     "") ;;
-    *) echo "tybalt: error: unknown option '$1'; use --check, --where or no option" >&2; exit 2 ;;
+    *) die "unknown option '$1'; use --check, --where or no option" ;;
   esac
-  ENGINE=$(engine_home)
+  ENGINE=$(engine_home) || exit
+  if [[ -f $ENGINE/$STAMP_NAME && ! -w $(dirname "$ENGINE") ]]
+  then
+    echo "$ENGINE"   # a built engine in a shared read-only folder is used as it is
+    return
+  fi
+  require_writable_folder "$(dirname "$ENGINE")" "engine folder" TYBALT_ENGINE_DIR
   mkdir -p "$(dirname "$ENGINE")"
   exec 9>"$ENGINE.lock"
   flock 9   # one build at a time; a second caller waits, then finds the stamp

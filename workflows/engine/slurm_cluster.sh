@@ -16,7 +16,7 @@ set -euo pipefail
 CLUSTER=${TYBALT_SLURM_DIR:-$HOME/.cache/tybalt/slurm-cluster}
 PACKAGES="slurmctld slurmd slurm-client munge"
 
-fail() { echo "tybalt: error: $*" >&2; exit 2; }
+source "$(dirname "${BASH_SOURCE[0]}")/errors.sh"   # die: one "tybalt: error:" line, exit 2
 say() { echo "[slurm cluster] $*" >&2; }
 
 check_prerequisites()
@@ -25,9 +25,9 @@ check_prerequisites()
   for command in slurmctld slurmd sbatch munged mungekey
   do
     command -v "$command" >/dev/null \
-      || fail "$command is missing; install the cluster's packages with: apt-get install -y $PACKAGES"
+      || die "$command is missing; install the cluster's packages with: apt-get install -y $PACKAGES"
   done
-  (( $(id -u) == 0 )) || fail "the throwaway cluster needs root (mknod for the pretend GPUs, slurmd)"
+  (( $(id -u) == 0 )) || die "the throwaway cluster needs root (mknod for the pretend GPUs, slurmd)"
 }
 
 free_ports()
@@ -119,13 +119,13 @@ wait_until_idle()
     fi
     sleep 0.5
   done
-  fail "the cluster's nodes did not come up within 60 s; see the logs in $CLUSTER/log"
+  die "the cluster's nodes did not come up within 60 s; see the logs in $CLUSTER/log"
 }
 
 start()
 {
   check_prerequisites
-  [[ -f $CLUSTER/run/slurmctld.pid ]] && running && fail "a cluster already runs from $CLUSTER; stop it first"
+  [[ -f $CLUSTER/run/slurmctld.pid ]] && running && die "a cluster already runs from $CLUSTER; stop it first"
   rm -rf "$CLUSTER"
   mkdir -p "$CLUSTER"/{munge,state,spool,run,log,dev}
   chmod 700 "$CLUSTER/munge"
@@ -213,7 +213,7 @@ main()
     start) start ;;
     stop) stop ;;
     status) status ;;
-    *) fail "unknown command '${1:-}'; use start, stop or status" ;;
+    *) die "unknown command '${1:-}'; use start, stop or status" ;;
   esac
 }
 

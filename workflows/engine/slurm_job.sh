@@ -10,10 +10,10 @@ check_slurm_size()
   for name in NODES GPUS_PER_NODE
   do
     [[ ${!name} =~ ^[1-9][0-9]*$ ]] \
-      || fail "$name=${!name} is not a positive whole number; set $name (environment or cfg-sys) to e.g. 2"
+      || die "$name=${!name} is not a positive whole number; set $name (environment or cfg-sys) to e.g. 2"
   done
   command -v sbatch >/dev/null \
-    || fail "site $SITE submits with sbatch, which is not on PATH; run on a Slurm login node (or start the" \
+    || die "site $SITE submits with sbatch, which is not on PATH; run on a Slurm login node (or start the" \
             "throwaway cluster: workflows/engine/slurm_cluster.sh start)"
 }
 
@@ -34,7 +34,7 @@ wait_for_slurm_job()
   do
     state=$(slurm_job_state "$job")
     case $state in
-      "") (( ++unknown < 12 )) || fail "Slurm knows no job $job any more; see $folder/output.txt" ;;
+      "") (( ++unknown < 12 )) || die "Slurm knows no job $job any more; see $folder/output.txt" ;;
       PENDING|CONFIGURING|RUNNING|COMPLETING|SUSPENDED|REQUEUED|RESIZING) ;;
       *) break ;;
     esac

@@ -36,6 +36,8 @@ REPORT_FILE = "report.md"
 REPORT_SIGNALS_PER_GROUP = 3  # encodings listed per comparison in report.md
 REPORT_GENES = 8  # genes listed per encoding in report.md
 LEGEND_TITLES = {"acronym": "cancer type"}
+ANALYSIS_FILES = (SIGNALS_FILE, SIGNALS_PLOT_FILE, CORRELATIONS_FILE, GENE_WEIGHTS_FILE, COMPARISON_FILE,
+                  TSNE_INPUT_FILE, TSNE_ENCODED_FILE, TSNE_PLOT_FILE, REPORT_FILE)  # what an overwrite removes
 
 
 @dataclass

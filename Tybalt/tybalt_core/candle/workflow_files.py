@@ -16,9 +16,10 @@ import json
 import logging
 import math
 import os
+from contextlib import ExitStack
 from typing import Any, Iterable, Iterator
 
-from tybalt_core.common.atomic_files import write_chunks
+from tybalt_core.common.atomic_files import replaced_atomically
 from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.config import definitions
@@ -54,6 +55,7 @@ SETTING_NOTES = {
                   "BENCHMARK_TIMEOUT for start-up, data loading and outputs",
     "IGNORE_ERRORS": "1: a failed trial gets no result (NaN) and the campaign goes on; 0: it aborts the campaign",
 }
+MAX_GRID_TRIALS = 1_000_000  # a grid beyond this is a mistake: no campaign runs it, and its UPF file takes gigabytes
 LOG10_TWINS = {name: log_name for log_name, name in LOG10_PARAMETERS.items()}
 
 
@@ -126,6 +128,10 @@ def biowulf_input_file(space: SearchSpace) -> Iterator[str]:
 
 def workflow_files(space: SearchSpace) -> dict[str, Iterable[str]]:
     """File name -> the text chunks of everything generated from one search space (grid lines stay lazy)."""
+    if space.is_grid and space.trial_count > MAX_GRID_TRIALS:
+        raise TybaltInputError(f"{space.source}: the grid has {space.trial_count:,} trials, more than a campaign can "
+                               f"run (at most {MAX_GRID_TRIALS:,}); list fewer values, or give ranges for a "
+                               f"Bayesian (mlrMBO) search")
     files = {f"cfg-sys-{space.name}.sh": [cfg_sys_file(space)], f"{space.name}.in": biowulf_input_file(space)}
     if space.is_grid:
         files[f"{space.name}.upf"] = (f"{line}\n" for line in upf_lines(space))
@@ -138,7 +144,9 @@ def workflow_files(space: SearchSpace) -> dict[str, Iterable[str]]:
 def write_workflow_files(yaml_dir: str, output_dir: str) -> list[str]:
     """Generate the files of every YAML in ``yaml_dir`` into ``output_dir``; return the paths written.
 
-    Every YAML is loaded and its small files built before anything is written, so one bad file replaces nothing.
+    Every YAML is loaded and its small files built before anything is written, and every file is written under a
+    temporary name first, renamed into place only once all are complete: a failure (a full disk, Ctrl-C half-way
+    through a large grid) leaves none of them.
     """
     paths = sorted(glob.glob(os.path.join(yaml_dir, "*.yaml")))
     if not paths:
@@ -146,10 +154,13 @@ def write_workflow_files(yaml_dir: str, output_dir: str) -> list[str]:
     planned = [workflow_files(load_search_space(path)) for path in paths]
     os.makedirs(output_dir, exist_ok=True)
     written = []
-    for files in planned:
-        for name, chunks in files.items():
-            write_chunks(os.path.join(output_dir, name), chunks)
-            written.append(os.path.join(output_dir, name))
+    with ExitStack() as renamed_at_the_end:
+        for files in planned:
+            for name, chunks in files.items():
+                path = os.path.join(output_dir, name)
+                with open(renamed_at_the_end.enter_context(replaced_atomically(path)), "w") as handle:
+                    handle.writelines(chunks)
+                written.append(path)
     return written
 
 

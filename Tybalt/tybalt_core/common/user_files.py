@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import codecs
+import errno
 import os
 import stat
 from typing import Any
@@ -22,6 +23,9 @@ UTF16_MARKS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 def path_problem(path: str) -> str | None:
     """What keeps ``path`` from being read as a regular file, in words; None when it is one."""
+    link = link_problem(path)
+    if link:
+        return link
     try:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
@@ -39,6 +43,19 @@ def path_problem(path: str) -> str | None:
     return "is a device or socket, not a regular file"
 
 
+def link_problem(path: str) -> str | None:
+    """What is wrong with ``path`` if it is a symbolic link that cannot be followed (a loop, or to nothing)."""
+    if not os.path.islink(path):
+        return None
+    try:
+        os.stat(path)
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "is a symbolic link that loops back on itself"
+        return f"is a symbolic link to {os.readlink(path)}, which does not exist"
+    return None
+
+
 def require_file(path: str, what: str, fix: str) -> None:
     """Refuse a path that is not a regular file: '<what> <path> <what it is>; <fix>'."""
     problem = path_problem(path)
@@ -49,7 +66,7 @@ def require_file(path: str, what: str, fix: str) -> None:
 def require_folder(path: str, what: str, fix: str) -> None:
     """Refuse a path that is not a folder: '<what> <path> not found; <fix>' or '... is a file, not a folder; ...'."""
     if not os.path.isdir(path):
-        problem = "is a file, not a folder" if os.path.lexists(path) else "not found"
+        problem = link_problem(path) or ("is a file, not a folder" if os.path.lexists(path) else "not found")
         raise TybaltInputError(f"{what} {path} {problem}; {fix}")
 
 
@@ -80,6 +97,9 @@ def require_writable_folder(folder: str, what: str, flag: str) -> None:
     """Refuse a folder that cannot be made or written: its nearest existing ancestor must be a writable folder."""
     existing = os.path.abspath(folder)
     while not os.path.exists(existing):
+        if link_problem(existing):
+            raise TybaltInputError(f"{what} {folder} cannot be written: {existing} {link_problem(existing)}; "
+                                   f"choose another {flag}")
         existing = os.path.dirname(existing)
     if not os.path.isdir(existing) or not os.access(existing, os.W_OK | os.X_OK):
         problem = "is not a folder" if not os.path.isdir(existing) else "is not writable"

@@ -28,6 +28,7 @@ LOG10_PARAMETERS = {name: name[len(LOG10_PREFIX):] for name in DEFINITIONS if na
 DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}
 
 RUN_NAMES = ("experiment_id", "run_id")
+GENERATED_SOURCES = ("synthetic", "toy")
 
 def check_parameters(params: dict[str, Any]) -> dict[str, Any]:
     """Return a copy of ``params`` with declared parameters converted to their types; raise on bad values."""
@@ -156,14 +157,23 @@ def _check_run_name(name: str, value: Any) -> None:
                                f"give a plain name such as {DEFINITIONS[name]['default']!r}")
 
 
-def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str) -> None:
+def genes_selected(params: dict[str, Any]) -> int | None:
+    """``num_genes`` where it selects the most variable genes (TCGA and your own TSV), None for generated data."""
+    return None if params["data_source"] in GENERATED_SOURCES else params["num_genes"]
+
+
+def check_model_fits_data(latent_dim: int, n_genes: int, n_train: int, n_validation: int, source: str,
+                          num_genes: int | None = None) -> None:
     """Refuse a latent space wider than the data and a split with an empty side.
 
     A code as wide as the data is allowed: the toy latent-size search compares latent 3 with 1 and 2 on 3 genes.
+    ``num_genes`` (see ``genes_selected``) names the gene selection when it made the data as narrow as it is.
     """
     if latent_dim > n_genes:
-        raise TybaltInputError(f"latent_dim = {latent_dim} is larger than the {n_genes} genes of {source}; "
-                               f"choose a latent_dim of at most {n_genes}")
+        kept = num_genes == n_genes
+        raise TybaltInputError(f"latent_dim = {latent_dim} is larger than the {n_genes} genes of {source}"
+                               f"{f' kept by --num_genes {num_genes}' if kept else ''}; choose a latent_dim of at "
+                               f"most {n_genes}{' or raise --num_genes' if kept else ''}")
     if n_train == 0 or n_validation == 0:
         raise TybaltInputError(f"{source} has too few samples ({n_train + n_validation}) to hold out both training "
                                f"and validation samples with this val_split; give more samples or change val_split")

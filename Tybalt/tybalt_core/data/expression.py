@@ -208,6 +208,7 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
         raise TybaltInputError(f"data file {path} has no data rows or no gene columns; "
                                f"give a samples x genes table with a header row")
     frame.columns = _header_names(path, frame.columns)
+    frame.index = _sample_ids_as_written(path, frame.index)
     _check_names_present(path, frame)
     text_columns = [str(c) for c, dtype in frame.dtypes.items() if not pd.api.types.is_numeric_dtype(dtype)]
     if text_columns:
@@ -219,9 +220,28 @@ def _parse_expression_tsv(path: str) -> ExpressionData:
             raise TybaltInputError(f"data file {path} has duplicated {axis_name} ({', '.join(duplicated[:5])}); "
                                    f"keep one row per sample and one column per gene")
     sample_ids, genes = frame.index.astype(str).tolist(), frame.columns.astype(str).tolist()
-    by_column = frame.to_numpy(dtype=np.float32)  # pandas' layout
+    with np.errstate(over="ignore"):  # values beyond float32 become infinite: refused below, naming them
+        by_column = frame.to_numpy(dtype=np.float32)  # pandas' layout
+    _refuse_beyond_float32(path, frame, by_column)
     del frame  # frees pandas' float64 matrix before the row-ordered copy is made
     return ExpressionData(values=np.ascontiguousarray(by_column), sample_ids=sample_ids, genes=genes)
+
+
+def _refuse_beyond_float32(path: str, frame: pd.DataFrame, as_float32: np.ndarray) -> None:
+    """Refuse finite values too large for the 32-bit floats training uses (they would become infinite)."""
+    overflowed = np.isinf(as_float32) & np.isfinite(frame.to_numpy(dtype=np.float64))
+    if overflowed.any():
+        columns = [str(frame.columns[c]) for c in np.flatnonzero(overflowed.any(axis=0))[:5]]
+        raise TybaltInputError(f"data file {path} has values beyond the 32-bit float range (+-3.4e38) in column(s) "
+                               f"{', '.join(columns)}; rescale them (e.g. log2(x + 1)) before training")
+
+
+def _sample_ids_as_written(path: str, parsed: pd.Index) -> pd.Index:
+    """The sample ids exactly as written: pandas reads an id such as 'NA' or 'null' as missing (re-read only then)."""
+    if not parsed.isna().any():
+        return parsed
+    column = pd.read_csv(path, sep="\t", usecols=[0], dtype=str, keep_default_na=False).iloc[:, 0]
+    return pd.Index(column.tolist(), name=parsed.name) if len(column) == len(parsed) else parsed
 
 
 def _refuse_comma_separated(path: str, frame: pd.DataFrame) -> None:
@@ -290,7 +310,8 @@ def _read_cache(stem: str, path: str) -> ExpressionData | None:
         return None
     sample_ids, genes = meta.get("sample_ids"), meta.get("genes")
     if not (_are_names(sample_ids) and _are_names(genes) and values.dtype == np.float32
-            and values.shape == (len(sample_ids), len(genes)) and values.flags.c_contiguous):
+            and values.shape == (len(sample_ids), len(genes)) and values.flags.c_contiguous
+            and (meta.get("finite") is not True or np.isfinite(values).all())):
         logger.warning("the binary cache of %s does not match its metadata; parsing the file again", path)
         return None
     logger.info("loaded %s from its binary cache", path)
@@ -317,7 +338,8 @@ def _parse_and_cache(path: str, stem: str) -> ExpressionData:
     try:
         with replaced_atomically(f"{stem}.npy") as temporary:
             np.save(temporary, data.values)
-        meta = {"format": CACHE_FORMAT, "signature": signature, "sample_ids": data.sample_ids, "genes": data.genes}
+        meta = {"format": CACHE_FORMAT, "signature": signature, "sample_ids": data.sample_ids, "genes": data.genes,
+                "finite": bool(np.isfinite(data.values).all())}  # a cache of finite values gaining a NaN is damaged
         write_text(f"{stem}.json", json.dumps(meta))  # written last: marks the cache as complete
         logger.debug("binary cache written for %s: %s.npy", path, stem)
     except OSError as error:

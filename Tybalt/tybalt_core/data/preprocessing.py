@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from tybalt_core.common.atomic_files import write_table
+from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.data.expression import ExpressionData
 from tybalt_core.data.tcga import apply_gene_scaling, fit_gene_scaling, read_gene_table
 
@@ -47,7 +48,8 @@ def fit_user_preprocessing(dataset: ExpressionData, train_rows: np.ndarray, num_
     kept = min(num_genes, dataset.n_genes)
     if kept == dataset.n_genes and scaling == "none":
         return dataset
-    training = pd.DataFrame(np.asarray(dataset.values)[train_rows], columns=dataset.genes)
+    # in float64: the squares of a z-score's variance overflow float32 for values beyond about 1e19
+    training = pd.DataFrame(np.asarray(dataset.values, dtype=np.float64)[train_rows], columns=dataset.genes)
     table = fit_gene_scaling(training, kept, gene_selection, "minmax" if scaling == "none" else scaling)
     if scaling == "none":
         table = table[["gene", "deviation"]]
@@ -78,7 +80,29 @@ def save_gene_table(folder: str, table: pd.DataFrame) -> str:
     return path
 
 
-def saved_gene_table(model_dir: str) -> pd.DataFrame | None:
-    """The gene table a run on the user's own data saved, or None when the run saved none."""
+def saved_gene_table(model_dir: str, genes: list[str]) -> pd.DataFrame | None:
+    """The gene table a run on the user's own data saved for its training ``genes``, or None when it saved none.
+
+    A table that is not the one the run wrote (unreadable, columns or genes not those of the run) is refused.
+    """
     path = os.path.join(model_dir, SCALING_FILE)
-    return read_gene_table(path) if os.path.isfile(path) else None
+    if not os.path.isfile(path):
+        return None
+    try:
+        table = read_gene_table(path)
+    except (ValueError, UnicodeDecodeError) as error:  # pandas' parser errors are ValueErrors
+        problem = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise _damaged(path, f"not a readable TSV: {problem}") from None
+    scaling = [column for columns in SCALING_COLUMNS.values() for column in columns if column in table.columns]
+    if "gene" not in table.columns or table["gene"].tolist() != genes:
+        raise _damaged(path, f"its gene column does not list the {len(genes)} genes of genes.txt in order")
+    numbers = table[scaling].apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    if not np.isfinite(numbers).all():
+        raise _damaged(path, f"its {', '.join(scaling)} columns hold cells that are not finite numbers")
+    table[scaling] = numbers
+    return table
+
+
+def _damaged(path: str, problem: str) -> TybaltInputError:
+    return TybaltInputError(f"{path} is damaged ({problem}); give the folder of an unmodified training run "
+                            f"(or retrain it)")

@@ -19,6 +19,7 @@ import logging
 import math
 import os
 import platform
+import shutil
 import subprocess
 from contextlib import ExitStack, contextmanager
 from importlib import metadata
@@ -27,8 +28,8 @@ from typing import Any, Iterator
 from tybalt_core.common.atomic_files import remove_stale_temporaries
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.file_locks import LockHeld, exclusive_lock
-from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, HISTORY_FILE, LOSS_PLOT_FILE,
-                                        PARAMS_FILE, read_json_object)
+from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FILE, GENES_FILE, HISTORY_FILE,
+                                        LOSS_PLOT_FILE, PARAMS_FILE, read_json_object)
 from tybalt_core.common.user_files import require_writable_folder
 from tybalt_core.config import definitions
 
@@ -41,7 +42,7 @@ RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_P
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
 NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose", "stop_reason", "convergence",
-                "best_epoch", "best_val_loss", "placement")
+                "best_epoch", "best_val_loss", "placement", "input_range")
 # Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
 # epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
 # checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).
@@ -66,15 +67,46 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     """
     require_writable_folder(folder, "output folder", "--output_dir")
     resumable = restart_mode != "off" and checkpoint is not None
-    finished = read_status(folder) in FINAL_STATUSES or (
+    status = read_status(folder)
+    finished = status in FINAL_STATUSES or (
         not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
     if not finished:
         return restart_mode
     if not overwrite:
-        raise TybaltInputError(f"output folder {folder} already holds a finished run; pass --overwrite true "
+        held = ("a finished run" if status not in (RUNNING, STOPPED_EARLY) else
+                f"the outputs of an unfinished run (status {status!r}: killed while writing them, and no checkpoint "
+                f"to resume from)")
+        raise TybaltInputError(f"output folder {folder} already holds {held}; pass --overwrite true "
                                f"or choose another --output_dir")
     logger.warning("overwriting the finished run in %s (--overwrite true)", folder)
     return "off"
+
+
+def run_files() -> tuple[str, ...]:
+    """The names of every file a run writes into its output folder: results, gene list and scaling, analysis."""
+    from tybalt_core.analysis.report import ANALYSIS_FILES
+    from tybalt_core.data.preprocessing import SCALING_FILE
+
+    return (PARAMS_FILE, *RESULT_FILES, GENES_FILE, SCALING_FILE, *ANALYSIS_FILES)
+
+
+def remove_earlier_run(folder: str, ckpt_directory: str) -> None:
+    """Remove what an earlier run left in ``folder`` and its checkpoints in ``ckpt_directory``, and nothing else.
+
+    The one overwrite path: a fresh run (over a finished run with --overwrite true, or after a killed one) must not
+    leave the earlier run's scaling.tsv beside its model, nor its report.md describing another model.
+    """
+    from tybalt_core.train.checkpointing import list_checkpoints
+
+    removed = [name for name in run_files() if os.path.isfile(os.path.join(folder, name))]
+    for name in removed:
+        os.remove(os.path.join(folder, name))
+    checkpoints = list_checkpoints(ckpt_directory)
+    for path in checkpoints:
+        shutil.rmtree(path)
+    if removed or checkpoints:
+        logger.info("removed the earlier run's files from %s (%s) and %d checkpoint(s)", folder,
+                    ", ".join(removed) or "none", len(checkpoints))
 
 
 class SavedHistory:

@@ -18,7 +18,7 @@ import numpy as np
 
 from tybalt_core.common import outputs
 from tybalt_core.common.user_files import require_writable_folder
-from tybalt_core.config.parameters import check_model_fits_data
+from tybalt_core.config.parameters import check_model_fits_data, genes_selected
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.data.expression import ExpressionData
 from tybalt_core.run import run_state
@@ -57,7 +57,14 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     checkpointing.check_restart(ckpt)
     model, training = ModelSettings.from_params(params), TrainingSettings.from_params(params)
     dataset, train_rows, val_rows = load_data(DataSettings.from_params(params))
-    check_model_fits_data(model.latent_dim, dataset.n_genes, len(train_rows), len(val_rows), params["data_source"])
+    check_model_fits_data(model.latent_dim, dataset.n_genes, len(train_rows), len(val_rows), params["data_source"],
+                          genes_selected(params))
+    analysis = AnalysisSettings.from_params(params)
+    if analysis.analyze or analysis.tsne:
+        from tybalt_core.analysis.preconditions import check_analysis_can_run
+
+        check_analysis_can_run(dataset.values, train_rows, model.latent_dim, params["data_source"],
+                               analyze=analysis.analyze, tsne=analysis.tsne, perplexity=analysis.perplexity)
 
     from tybalt_core.models.tensorflow_setup import set_up_tensorflow
 
@@ -74,8 +81,11 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     matrix = shared_tensor(dataset.values)  # one tensor for training, validation and the encodings
     autoencoder = build_model(model, training, dataset.n_genes, len(train_rows))
     resume = resumable_training.restore(autoencoder.model, ckpt)
+    if not resume.epochs_done:  # a fresh start: what an earlier run left here must not mix with this run's outputs
+        run_state.remove_earlier_run(folder, ckpt.directory)
+    details = {"resumed_after_epoch": resume.epochs_done, "input_range": input_range(dataset.values)}
     outputs.write_params(folder, run_state.run_record(params, run_state.RUNNING, placement=trial_placement(started),
-                                                      resumed_after_epoch=resume.epochs_done))
+                                                      **details))
     logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
     pruning = campaign_pruning(params, autoencoder.model)
@@ -97,15 +107,21 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     encodings = apply_in_batches(autoencoder.encoder, matrix)
     write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
     outcome = training_outcome(params, status, result)
-    analysis = AnalysisSettings.from_params(params)
-    if analysis.analyze or analysis.tsne:
-        analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
-                outcome["convergence"])
-    outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
-                                                      placement=trial_placement(started, time.time()), **outcome))
+    try:
+        if analysis.analyze or analysis.tsne:
+            analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
+                    outcome["convergence"])
+    finally:  # the model is written: params.json says how training ended even if the analysis fails
+        placement = trial_placement(started, time.time())
+        outputs.write_params(folder, run_state.run_record(params, status, placement=placement, **details, **outcome))
     history.history = run_state.kept_model_history(history.history, result.best_epoch)
     logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
     return history
+
+
+def input_range(values: np.ndarray) -> list[float]:
+    """The smallest and largest value the model was trained on, so --encode_data can spot data on another scale."""
+    return [float(np.min(values)), float(np.max(values))]
 
 
 def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:

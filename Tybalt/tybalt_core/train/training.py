@@ -7,7 +7,6 @@ VAE's train step is compiled with XLA (``jit_compile``); bench/results.md record
 
 from __future__ import annotations
 
-import itertools
 import logging
 import math
 import random
@@ -78,9 +77,14 @@ class KLWarmup(keras.callbacks.Callback):
 
 
 def first_final_beta_epoch(kappa: float, kl_mode: str) -> int:
-    """The first 0-based epoch whose beta is final: validation losses are comparable from there on."""
-    final = beta_for_epoch(1 << 30, kappa, kl_mode)
-    return next(epoch for epoch in itertools.count() if beta_for_epoch(epoch, kappa, kl_mode) >= final)
+    """The first 0-based epoch whose beta is final (1; 0 from the start in 'faithful' mode): validation losses are
+    comparable from there on. Computed, not searched: a tiny kappa puts it beyond any number of epochs."""
+    if kl_mode == "faithful":
+        return 0
+    epoch = math.ceil(1.0 / kappa)  # within one epoch of the answer, whatever the rounding of 1 / kappa
+    if beta_for_epoch(epoch, kappa, kl_mode) < 1.0:
+        return epoch + 1
+    return epoch - 1 if epoch > 0 and beta_for_epoch(epoch - 1, kappa, kl_mode) >= 1.0 else epoch
 
 
 class ConvergenceMonitor(keras.callbacks.Callback):

@@ -35,6 +35,8 @@ COMPLETED, FAILED, PRUNED, RUNNING = "COMPLETED", "FAILED", "PRUNED", "RUNNING"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
 RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds", "epochs")
+RESERVED_COLUMNS = ("trial_id", *RESULT_COLUMNS)
+PARAMETER_PREFIX = "param_"
 SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
 SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
 # Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
@@ -42,9 +44,25 @@ BOOKKEEPING_KEYS = {"id", "run_id", "instance_directory", "save", "output_dir", 
 
 
 def results_table(rows: list[dict[str, Any]], hyperparameters: list[str]) -> pd.DataFrame:
-    """One row per trial: trial_id, each hyperparameter, objective, reconstruction error, status, seconds."""
-    columns = ["trial_id", *hyperparameters, *RESULT_COLUMNS]
-    return pd.DataFrame([{column: row.get(column) for column in columns} for row in rows], columns=columns)
+    """One row per trial: trial_id, each hyperparameter, objective, reconstruction error, status, seconds.
+
+    Each row holds the trial's results and, under "values", its hyperparameters: a hyperparameter named like a
+    results column (a Supervisor campaign may search one called 'status') gets the column ``param_<name>``.
+    """
+    columns = ["trial_id", *map(parameter_column, hyperparameters), *RESULT_COLUMNS]
+    return pd.DataFrame([[row.get("trial_id"), *(row["values"].get(name) for name in hyperparameters),
+                          *(row.get(column) for column in RESULT_COLUMNS)] for row in rows], columns=columns)
+
+
+def parameter_column(name: str) -> str:
+    """The results-table column of hyperparameter ``name``: the name, or ``param_<name>`` where it is taken."""
+    return PARAMETER_PREFIX + name if name in RESERVED_COLUMNS else name
+
+
+def parameter_name(column: str) -> str:
+    """The hyperparameter a results-table column holds (``parameter_column`` undone)."""
+    name = column[len(PARAMETER_PREFIX):]
+    return name if column.startswith(PARAMETER_PREFIX) and name in RESERVED_COLUMNS else column
 
 
 def best_trial(table: pd.DataFrame) -> pd.Series | None:
@@ -61,7 +79,7 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
     os.makedirs(folder, exist_ok=True)
     write_table(table, os.path.join(folder, RESULTS_FILE), index=False)
     best = best_trial(table)
-    hyperparameters = [c for c in table.columns if c not in ("trial_id", *RESULT_COLUMNS)]
+    hyperparameters = [c for c in table.columns if c not in RESERVED_COLUMNS]
     summary = {"objective": objective, "trials": len(table),
                "completed": int((table["status"] == COMPLETED).sum())}
     summary.update({status.lower(): int((table["status"] == status).sum()) for status in (RUNNING, PRUNED, FAILED)
@@ -70,7 +88,7 @@ def write_results(folder: str, table: pd.DataFrame, objective: str, title: str,
         summary["unreadable"] = int((table["status"] == UNREADABLE).sum())
     if best is not None:
         summary.update(best_trial_id=str(best["trial_id"]), best_objective=float(best["objective"]),
-                       params={**(fixed or {}), **{name: _plain(best[name]) for name in hyperparameters}})
+                       params={**(fixed or {}), **{parameter_name(c): _plain(best[c]) for c in hyperparameters}})
     text = json.dumps(_finite_or_null(summary), indent=2, default=str, allow_nan=False)
     write_text(os.path.join(folder, BEST_PARAMS_FILE), text + "\n")
     plot_results(folder, table, hyperparameters, objective, title, curves)
@@ -198,8 +216,7 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     keys = sorted({key for trial in readable for key in trial["params"]} - BOOKKEEPING_KEYS)
     varying = [k for k in keys if len({repr(t["params"].get(k)) for t in readable}) > 1]
     constant = {k: readable[0]["params"].get(k) for k in keys if k not in varying}
-    rows = [{**{k: t["params"].get(k) for k in varying},
-             **{k: v for k, v in t.items() if k not in ("params", "problem")}} for t in trials]
+    rows = [{**t, "values": t["params"]} for t in trials]
     return results_table(rows, varying), constant
 
 

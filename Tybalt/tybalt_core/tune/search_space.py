@@ -269,6 +269,9 @@ def _parse_parameter(path: str, name: str, spec: Any, context: dict[str, Any],
     if name not in DEFINITIONS:
         raise TybaltInputError(f"{path}: unknown parameter {name!r}{_suggestion(name, DEFINITIONS)}; "
                                "use a name from tybalt.additional_definitions")
+    if DEFINITIONS[name].get("nargs"):
+        raise TybaltInputError(f"{path}: parameters.{name} takes a list of values in every trial, which a search "
+                               f"cannot vary; set it under 'fixed' (e.g. {name}: [0]) or on the command line")
     if isinstance(spec, list):
         return Discrete(_parse_values(path, name, spec, context))
     if not isinstance(spec, dict):
@@ -317,7 +320,21 @@ def _parse_conditions(path: str, name: str, spec: Any, earlier: dict[str, Parame
             raise TybaltInputError(f"{path}: {where}.{parent} = {wanted!r} is not a non-empty list of {parent}'s "
                                    f"values; choose from {list(parameter.values)}")
         conditions.append((parent, values))
-    return tuple(conditions)
+    _check_nested_conditions(path, name, dict(conditions), earlier)
+    order = list(earlier)  # parents before their children: KerasTuner opens a parent's scope before a child's
+    return tuple(sorted(conditions, key=lambda condition: order.index(condition[0])))
+
+
+def _check_nested_conditions(path: str, name: str, conditions: dict[str, tuple], earlier: dict[str, Parameter]) -> None:
+    """A parent that is itself conditional is only defined where its own conditions hold, so ``name`` must carry
+    them too (KerasTuner cannot open the scope of a parameter that is not defined)."""
+    for parent in conditions:
+        for grandparent, allowed in earlier[parent].when:
+            if not set(conditions.get(grandparent, allowed + (None,))) <= set(allowed):
+                raise TybaltInputError(
+                    f"{path}: parameters.{name}.when names {parent!r}, which is itself conditional (when: "
+                    f"{{{grandparent}: {list(allowed)}}}); add that condition to {name}'s when, so {name} is "
+                    f"searched only where {parent} is")
 
 
 def _parse_range(path: str, name: str, spec: dict, context: dict[str, Any], when: Conditions) -> Range:

@@ -14,6 +14,8 @@ chief serves the oracle and writes the results of all trials; each worker writes
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 import os
@@ -26,7 +28,8 @@ import numpy as np
 from tybalt_core.analysis.baselines import LINEAR_METHODS, iteration_limit_accepted, linear_method, reconstruction_mse
 from tybalt_core.common import outputs
 from tybalt_core.common.atomic_files import write_table
-from tybalt_core.config.parameters import check_parameters
+from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.parameters import check_model_fits_data, check_parameters, genes_selected
 from tybalt_core.config.settings import DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.models.autoencoders import apply_in_batches
 from tybalt_core.models.backend import configure_devices, import_keras_tuner, tf
@@ -36,7 +39,7 @@ from tybalt_core.train.campaign_pruning import campaign_pruning
 from tybalt_core.train.input_pipeline import shared_tensor
 from tybalt_core.train.training import build_convergence_monitor, set_seed, train
 from tybalt_core.tune import hpo_results
-from tybalt_core.tune.search_space import SearchSpace, check_space_for_search, define_hyperparameters
+from tybalt_core.tune.search_space import Discrete, SearchSpace, check_space_for_search, define_hyperparameters
 
 kt = import_keras_tuner()
 logger = logging.getLogger(__name__)
@@ -67,7 +70,9 @@ def search(params: dict[str, Any], space: SearchSpace) -> SearchHistory:
 def _search_in_folder(folder: str, params: dict[str, Any], space: SearchSpace) -> SearchHistory:
     """The search's steps, writing into ``folder`` (whose lock the caller holds)."""
     dataset, train_rows, val_rows = load_data(DataSettings.from_params(params))
-    tuner = build_tuner(params, space, dataset.n_genes, len(train_rows), os.path.join(folder, "keras_tuner"))
+    check_space_fits_data(space, params, dataset.n_genes, len(train_rows), len(val_rows))
+    tuner = build_tuner(params, space, dataset.n_genes, len(train_rows), os.path.join(folder, "keras_tuner"),
+                        project_name(space, params, dataset.values, dataset.genes))
     logger.info("%s search over %s: %d samples x %d genes; outputs in %s", params["tuner"], space.name,
                 len(dataset.sample_ids), dataset.n_genes, folder)
     if params["tuner"] == "sklearn":
@@ -76,14 +81,49 @@ def _search_in_folder(folder: str, params: dict[str, Any], space: SearchSpace) -
     else:
         matrix = shared_tensor(dataset.values)  # one tensor for every trial of the search
         tuner.search(values=matrix, train_rows=train_rows, val_rows=val_rows)
-    return _write_search_results(tuner, params, space, folder)
+    result = _write_search_results(tuner, params, space, folder)
+    if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and math.isnan(result.history[OBJECTIVE][-1]):
+        raise TybaltInputError(f"no trial of the {params['tuner']} search completed (each failure is logged above "
+                               f"and listed in {os.path.join(folder, hpo_results.RESULTS_FILE)}); fix what they "
+                               f"report, or change the search space, and search again")
+    return result
 
 
-def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_train: int, directory: str):
-    """The KerasTuner tuner for ``params['tuner']``, timing its trials; failed trials never stop the search."""
+def check_space_fits_data(space: SearchSpace, params: dict[str, Any], n_genes: int, n_train: int,
+                          n_validation: int) -> None:
+    """Refuse, before any trial, a latent_dim of the space that the data cannot give, as a plain run refuses it
+    (and, for the linear baselines, more components than a cross-validation fold has samples)."""
+    searched = space.parameters.get("latent_dim")
+    largest = params["latent_dim"] if searched is None else int(
+        max(searched.values) if isinstance(searched, Discrete) else searched.high)
+    check_model_fits_data(largest, n_genes, n_train, n_validation, params["data_source"], genes_selected(params))
+    fold_samples = (n_train + n_validation) * (CV_FOLDS - 1) // CV_FOLDS
+    if params["tuner"] == "sklearn" and largest > fold_samples:
+        raise TybaltInputError(f"latent_dim = {largest} asks for more components than the {fold_samples} samples "
+                               f"each of the {CV_FOLDS} cross-validation folds fits PCA, FastICA and NMF on; "
+                               f"choose a latent_dim of at most {fold_samples}")
+
+
+def project_name(space: SearchSpace, params: dict[str, Any], values: np.ndarray, genes: list[str]) -> str:
+    """The KerasTuner project of a search: the space's name and a digest of what defines the search (the data's
+    values and genes, the space, the parameters), so rerunning the same search resumes it while a search on other
+    data or with other settings trains anew instead of reporting another search's trials."""
+    settings = {**run_state.training_parameters(params),
+                **{name: params[name] for name in ("tuner", "epochs", "max_trials", "executions_per_trial")}}
+    digest = hashlib.sha256(np.ascontiguousarray(values).tobytes())
+    for part in (genes, settings, space.fixed, repr(space.parameters)):
+        digest.update(json.dumps(part, sort_keys=True, default=str).encode())
+    return f"{space.name}_{digest.hexdigest()[:16]}"
+
+
+def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_train: int, directory: str,
+                project: str):
+    """The KerasTuner tuner for ``params['tuner']`` keeping its state in ``directory``/``project``, timing its
+    trials; failed trials never stop the search."""
     name, seed, max_trials = params["tuner"], params["rng_seed"], params["max_trials"]
+    kt.src.config.DEBUG = False  # KerasTuner would print each failed trial's traceback; TimedTuner logs one line
     failures = {"max_retries_per_trial": 0, "max_consecutive_failed_trials": max_trials + 1}
-    common = {"directory": directory, "project_name": space.name, "overwrite": False}
+    common = {"directory": directory, "project_name": project, "overwrite": False}
     if name == "sklearn":
         oracle = kt.oracles.RandomSearchOracle(objective=kt.Objective(LINEAR_OBJECTIVE, "min"),
                                                max_trials=max_trials, seed=seed, **failures)
@@ -187,6 +227,9 @@ def _timed(tuner_class):
 
         def on_trial_end(self, trial):
             self.trial_seconds[trial.trial_id] = round(time.monotonic() - self._started[trial.trial_id], 2)
+            if trial.status != "COMPLETED":
+                reason = (trial.message or "").strip().splitlines() or ["no message"]
+                logger.warning("trial %s failed: %s", trial.trial_id, reason[-1])
             super().on_trial_end(trial)
             self.finished_trials[trial.trial_id] = self.oracle.get_trial(trial.trial_id)
 
@@ -200,7 +243,7 @@ def _write_search_results(tuner, params: dict[str, Any], space: SearchSpace, fol
     trials = tuner.oracle.trials if tuner_id == "chief" else tuner.finished_trials
     rows = [_trial_row(trial, tuner.trial_seconds.get(trial_id)) for trial_id, trial in sorted(trials.items())]
     names = list(dict.fromkeys(k for row in rows for k in row["values"]))
-    table = hpo_results.results_table([{**row.pop("values"), **row} for row in rows], names)
+    table = hpo_results.results_table(rows, names)
     objective = "cv_reconstruction_mse" if params["tuner"] == "sklearn" else OBJECTIVE
     if tuner_id != "chief":
         write_table(table, os.path.join(folder, f"hpo_results.{tuner_id}.csv"), index=False)
