@@ -40,7 +40,7 @@ def launch(*args: str, env: dict | None = None, files: dict | None = None, expec
 
 
 CASES = {
-    "no arguments": launch(expected=("expected 3 arguments, got 0", "usage: workflows/run_campaign.sh upf|mlrmbo")),
+    "no arguments": launch(expected=("expected 3 arguments, got 0", "usage: workflows/run_campaign.sh [--wait] upf|mlrmbo")),
     "a wrong kind": launch("grid", "local", "{d}/t.upf",
                            expected=("unknown kind 'grid'", "use upf", "usage: workflows/run_campaign.sh")),
     "a .R file given to upf": launch("upf", "local", "{d}/s.R",
@@ -68,8 +68,8 @@ CASES = {
     "TYBALT_ENGINE_DIR is a file": launch("upf", "local", "{d}/t.upf", files={"e.txt": "x\n"},
                                           env={"TYBALT_ENGINE_DIR": "{d}/e.txt"},
                                           expected=("engine folder {d}/e.txt cannot be used", "set TYBALT_ENGINE_DIR")),
-    "a site without a Supervisor": launch("upf", "biowulf", "{d}/t.upf",
-                                          expected=("no Supervisor for site biowulf", "TYBALT_SUPERVISOR")),
+    "a site without a Supervisor": launch("upf", "polaris", "{d}/t.upf",
+                                          expected=("no Supervisor for site polaris", "TYBALT_SUPERVISOR")),
     "--where without vendored sources": Case(BUILD_ENGINE, ("--where",), ("no Supervisor-*.tar.gz in {d}/part",),
                                              {"part/swift-t-1.tar.gz": ""}, {"TYBALT_VENDOR_DIR": "{d}/part"}),
     "build with a missing TYBALT_PYTHON": Case(BUILD_ENGINE, (), ("TYBALT_PYTHON={d}/nothing is not an executable",),
