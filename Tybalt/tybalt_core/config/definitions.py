@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from tybalt_core.config.candle_layer import candle
+from tybalt_core.config.objective import DEFAULT_OBJECTIVE, OBJECTIVES
 from tybalt_core.data.synthetic_data import MIN_SYNTHETIC_GENES
 from tybalt_core.data.toy_data import TOY_VARIANTS
 
@@ -125,17 +126,20 @@ PARAMETER_TABLE = [
     {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights",
      "domain": Domain(0, SEED_MAX)},
     # Training to convergence (CANDLE names)
+    {"name": "objective", "type": str, "default": DEFAULT_OBJECTIVE, "choices": OBJECTIVES,
+     "help": "what a trial is judged by (its result, early stopping): full_loss: validation loss with the VAE's KL at "
+             "full weight (beta = 1), comparable across kappa and epochs; reconstruction: the reconstruction part"},
     {"name": "early_stop", "type": candle.str2bool, "default": False,
-     "help": "stop when val_loss has not improved for patience epochs (never during KL warm-up) and keep the "
+     "help": "stop when the objective has not improved for patience epochs (never during KL warm-up) and keep the "
              "best epoch's weights"},
     {"name": "patience", "type": int, "default": 10,
      "help": "early_stop: epochs without improvement before stopping; reduce_lr waits half as long",
      "domain": Domain(1)},
     {"name": "min_delta", "type": float, "default": 0.0,
-     "help": "smallest fall of val_loss that counts as an improvement (early_stop, reduce_lr)",
+     "help": "smallest fall of the objective that counts as an improvement (early_stop, reduce_lr)",
      "domain": Domain(0, math.inf)},
     {"name": "reduce_lr", "type": candle.str2bool, "default": False,
-     "help": "halve the learning rate when val_loss has not improved for max(1, patience // 2) epochs"},
+     "help": "halve the learning rate when the objective has not improved for max(1, patience // 2) epochs"},
     # Data
     {"name": "data_source", "type": str, "default": "synthetic",
      "help": "synthetic (embedded generator), toy (3 binary genes), tcga, or a path to a samples x genes TSV"},

@@ -30,6 +30,7 @@ from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FI
                                         PARAMS_FILE, read_json_object)
 from tybalt_core.common.user_files import require_writable_folder
 from tybalt_core.config import definitions
+from tybalt_core.config.objective import OBJECTIVE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +40,7 @@ RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_P
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
 NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose", "stop_reason", "convergence",
-                "best_epoch", "best_val_loss")
+                "best_epoch", "best_val_loss", "best_objective", "objective_value", "objective_reconstruction")
 # Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
 # epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
 # checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).
@@ -101,15 +102,19 @@ def saved_history(folder: str) -> SavedHistory:
     quantities = [name for name in (rows[0] if rows else {}) if name != "epoch"]
     history = {name: [float(row[name]) if row[name] else math.nan for row in rows] for name in quantities}
     history.setdefault("val_loss", [math.nan])
-    return SavedHistory(kept_model_history(history, read_record(folder).get("best_epoch")))
+    return SavedHistory(returned_history(history, read_record(folder).get("best_epoch")))
 
 
-def kept_model_history(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, list[float]]:
-    """The history up to the epoch whose weights were kept, so ``val_loss[-1]`` (CANDLE's objective) is the kept
-    model's; the whole history when early stopping kept no epoch."""
-    if not best_epoch:
-        return history
-    return {name: values[:best_epoch] for name, values in history.items()}
+def returned_history(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, list[float]]:
+    """What a trial returns: the history up to the kept epoch (all of it when early stopping kept none), with
+    ``val_loss`` the comparable objective, so ``val_loss[-1]`` (what CANDLE reads) is the kept model's objective.
+
+    The validation loss as trained (beta-weighted during a VAE's warm-up) stays under ``val_loss_as_trained``.
+    """
+    kept = {name: values[:best_epoch] for name, values in history.items()} if best_epoch else dict(history)
+    if OBJECTIVE_KEY in kept:
+        kept["val_loss_as_trained"], kept["val_loss"] = kept.get("val_loss", []), kept[OBJECTIVE_KEY]
+    return kept
 
 
 def _compared(record: dict[str, Any]) -> dict[str, Any]:

@@ -17,6 +17,7 @@ import numpy as np
 
 from tybalt_core.common import outputs
 from tybalt_core.common.user_files import require_writable_folder
+from tybalt_core.config.objective import OBJECTIVE_KEY, RECONSTRUCTION_KEY, objective_label
 from tybalt_core.config.parameters import check_model_fits_data
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.data.expression import ExpressionData
@@ -78,7 +79,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=training.epochs,
         early_stop=training.early_stop, reduce_lr=training.reduce_lr, patience=training.patience,
         min_delta=training.min_delta, batch_size=training.batch_size, kappa=training.kappa,
-        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose)
+        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose, objective=training.objective)
     history = result.history
 
     status = run_state.training_status(history.history, training.epochs, result.converged)
@@ -96,23 +97,29 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
                 outcome["convergence"])
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
                                                       **outcome))
-    history.history = run_state.kept_model_history(history.history, result.best_epoch)
-    logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
+    history.history = run_state.returned_history(history.history, result.best_epoch)
+    logger.info("objective (%s) of the kept model %.4f; outputs written to %s", objective_label(params["objective"]),
+                history.history["val_loss"][-1], folder)
     return history
 
 
 def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:
-    """Why training stopped, the kept epoch and the convergence diagnosis (logged, and recorded in params.json)."""
+    """Why training stopped, the kept epoch, its objective (and reconstruction part) and the convergence diagnosis
+    (logged, and recorded in params.json)."""
     from tybalt_core.train.convergence import diagnose
 
-    val_loss = result.history.history["val_loss"]
-    diagnosis = diagnose(val_loss, result.first_counted_epoch)
+    history = result.history.history
+    objective = history[OBJECTIVE_KEY]
+    diagnosis = diagnose(objective, result.first_counted_epoch)
     logger.log(logging.WARNING if diagnosis.warning else logging.INFO, "convergence: %s", diagnosis.message)
-    outcome = {"stop_reason": run_state.stop_reason(status, len(val_loss), params["epochs"], params["patience"],
+    kept = (result.best_epoch or len(objective)) - 1
+    outcome = {"stop_reason": run_state.stop_reason(status, len(objective), params["epochs"], params["patience"],
                                                     result.best_epoch),
-               "convergence": diagnosis.message}
+               "convergence": diagnosis.message, "objective_value": objective[kept]}
+    if RECONSTRUCTION_KEY in history:
+        outcome["objective_reconstruction"] = history[RECONSTRUCTION_KEY][kept]
     if result.best_epoch:
-        outcome.update(best_epoch=result.best_epoch, best_val_loss=val_loss[result.best_epoch - 1])
+        outcome.update(best_epoch=result.best_epoch, best_objective=objective[kept])
     return outcome
 
 

@@ -22,6 +22,7 @@ from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
+from tybalt_core.config.objective import RECONSTRUCTION_KEY, objective_label
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ PLOT_FILE = "hpo.png"
 COMPLETED, FAILED = "COMPLETED", "FAILED"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
-RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds")
+RESULT_COLUMNS = ("objective", RECONSTRUCTION_KEY, "val_reconstruction_mse", "status", "seconds")
 SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
 SUPERVISOR_NAN = 999999999  # older Supervisor runners write NaN results as this number
 # Keys the Supervisor adds to every trial's parameters; they differ per trial but are not hyperparameters.
@@ -202,7 +203,8 @@ def _read_instance_or_mark_unreadable(folder: str, campaign_dir: str) -> dict[st
 
 
 def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
-    """One trial: its parameters, result (NaN, infinite or missing = failed), and seconds from parameters to result."""
+    """One trial: its parameters, result (NaN, infinite or missing = failed), the result's reconstruction part (from
+    history.txt) and seconds from parameters to result."""
     params = read_parameters_file(os.path.join(folder, "parameters.txt"))
     result_path = os.path.join(folder, "result.txt")
     objective, seconds = None, None
@@ -212,7 +214,19 @@ def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
     failed = objective is None or not math.isfinite(objective) or objective >= SUPERVISOR_NAN
     return {"trial_id": str(params.get("run_id") or os.path.relpath(folder, campaign_dir)),
             "params": params, "objective": None if failed else objective,
+            RECONSTRUCTION_KEY: None if failed else last_history_value(folder, RECONSTRUCTION_KEY),
             "status": FAILED if failed else COMPLETED, "seconds": None if seconds is None else round(seconds, 2)}
+
+
+def last_history_value(folder: str, key: str) -> float | None:
+    """The last value of ``key`` in the trial's history.txt (the kept model's), or None when it has none."""
+    path = os.path.join(folder, "history.txt")
+    try:
+        with open(path) as handle:
+            values = json.load(handle).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(values[-1]) if isinstance(values, list) and values else None
 
 
 def parse_result(text: str) -> float | None:
@@ -254,10 +268,12 @@ def _aggregate_from_command_line(argv: list[str] | None) -> None:
     parser = OneLineErrorParser(description="Aggregate a finished CANDLE Supervisor campaign.", allow_abbrev=False)
     parser.add_argument("campaign_dir", help="experiment folder holding the instance folders (run/<id>/...)")
     parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
-    parser.add_argument("--objective", default="val_loss", help="name of the quantity in result.txt")
+    parser.add_argument("--objective", default="",
+                        help="name of the quantity in result.txt (default: the campaign's objective parameter)")
     args = parser.parse_args(argv)
     table, constant = read_campaign(args.campaign_dir)
     folder = args.output_dir or args.campaign_dir
     require_writable_folder(folder, "output folder", "--output_dir")
-    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant)
+    objective = args.objective or objective_label(constant.get("objective"))
+    write_results(folder, table, objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant)
     print(os.path.join(folder, RESULTS_FILE))
