@@ -2,21 +2,25 @@
 
 The engine is built from ../shared/vendor into its cache by workflows/engine/build_engine.sh (minutes once, then
 reused). Without the vendored sources or the system packages these tests are skipped with what to install;
-with CI=true they fail instead. Trials are cheap: the project's UPF lines and search space over tiny synthetic
-data set by CANDLE_DEFAULT_MODEL_FILE.
+with CI=true they fail instead. Trials are cheap: the project's UPF lines and search space over tiny data set by
+CANDLE_DEFAULT_MODEL_FILE (the study's TCGA trials download tiny raw TCGA files from a local HTTP server).
 """
 
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from conftest import REPO, skip_or_fail_in_ci
+from local_http_server import LocalFileServer
 from tybalt_core.tune import hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
@@ -72,10 +76,25 @@ def test_a_complete_engine_is_not_built_again(campaign_engine):
 
 
 @pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory) -> str:
-    """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
+def tiny_tcga_server():
+    """Tiny raw TCGA files (80 samples x 300 genes) served on 127.0.0.1, for the study's TCGA trials."""
+    from test_tcga import make_hiseq, make_samples_table, raw_tcga_files
+
+    hiseq = make_hiseq(np.random.default_rng(7))
+    with LocalFileServer() as server:
+        server.files.update(raw_tcga_files(hiseq, make_samples_table(hiseq.columns)))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory, tiny_tcga_server) -> str:
+    """The benchmark's default-model file with tiny data in one absolute data folder: synthetic, and TCGA from
+    the local server for trials whose lines say data_source 'tcga'."""
+    from test_tcga import ARCHIVE, SAMPLES
+
     folder = tmp_path_factory.mktemp("campaign_model")
-    values = {**TINY_MODEL, "data_dir": str(folder / "data")}
+    values = {**TINY_MODEL, "data_dir": str(folder / "data"), "data_url": tiny_tcga_server.url(ARCHIVE),
+              "clinical_url": tiny_tcga_server.url(SAMPLES), "num_genes": 50}
     lines = []
     with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
         for line in handle:
@@ -238,6 +257,64 @@ def test_hpo_results_reports_every_trial_and_the_campaigns_best(name, request, t
     assert summary["best_trial_id"] == best_id
     assert summary["best_objective"] == pytest.approx(best, rel=1e-9)
     assert summary["completed"] == trials - (name == "upf_app")   # the failing trial
+
+
+RESTART_TRIALS = [{"id": f"restart_{n}", "latent_dim": 2 + n, "epochs": 6} for n in range(6)]
+
+
+def trial_outputs(experiment: str) -> dict[str, str]:
+    """run id -> the trial's own output folder (the one holding params.json) inside its instance folder."""
+    found = {}
+    for trial_id, instance in instance_folders(experiment).items():
+        for folder, _, files in os.walk(instance):
+            if "params.json" in files:
+                found[trial_id] = folder
+    return found
+
+
+def kill_when_some_trials_finished(command: list[str], env: dict, experiment: str, trials: int) -> None:
+    """Start the launcher and SIGKILL its whole process group (Swift/T, MPI, workers) once some trials, not all,
+    have a result.txt."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 600
+    while process.poll() is None and time.monotonic() < deadline:
+        done = [f for f in instance_folders(experiment).values() if os.path.exists(os.path.join(f, "result.txt"))]
+        if 0 < len(done) < trials:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the campaign ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_upf_campaign_killed_mid_way_and_relaunched_finishes_every_trial_once(campaign_engine, tiny_model_file,
+                                                                              tmp_path):
+    direct = {t["id"]: direct_val_loss(tiny_model_file, t, str(tmp_path / "direct" / t["id"])) for t in RESTART_TRIALS}
+    upf = tmp_path / "trials.upf"
+    upf.write_text("".join(json.dumps(t) + "\n" for t in RESTART_TRIALS))
+    (tmp_path / "cfg-sys-trials.sh").write_text(open(os.path.join(WORKFLOWS, "cfg-sys-latent_dim_sweep.sh")).read())
+    campaigns, expid = str(tmp_path / "campaigns"), "EXP_KILLED"
+    experiment = os.path.join(campaigns, "upf", expid)
+    env = {**os.environ, "CAMPAIGN_DIR": campaigns, "CANDLE_DEFAULT_MODEL_FILE": tiny_model_file, "PROCS": "4",
+           "CANDLE_MODEL_IMPL": "py", "EXPID": expid}
+    kill_when_some_trials_finished([LAUNCHER, "upf", "local", str(upf)], env, experiment, len(RESTART_TRIALS))
+    finished_before = {trial_id: os.path.getmtime(os.path.join(folder, "history.csv"))
+                       for trial_id, folder in trial_outputs(experiment).items()
+                       if os.path.exists(os.path.join(folder, "history.csv"))}
+    assert 0 < len(finished_before) < len(RESTART_TRIALS)
+
+    _, output = launch("upf", str(upf), campaigns, tiny_model_file, CANDLE_MODEL_IMPL="py", EXPID=expid)
+
+    reported, folders, outputs = workflow_results(output, RESTART_TRIALS), instance_folders(experiment), \
+        trial_outputs(experiment)
+    assert set(folders) == set(direct)
+    for trial_id, expected in direct.items():
+        assert trial_result(folders[trial_id]) == pytest.approx(expected, rel=1e-4)
+        assert reported[trial_id] == pytest.approx(expected, rel=1e-4)
+        assert len(pd.read_csv(os.path.join(outputs[trial_id], "history.csv"))) == 6  # every epoch once
+    for trial_id, modified in finished_before.items():  # not trained again
+        assert os.path.getmtime(os.path.join(outputs[trial_id], "history.csv")) == modified
 
 
 # Reading and plotting campaign results (no engine needed).

@@ -171,8 +171,9 @@ def _conditions_text(p: Discrete | Range) -> str:
 
 def _discrete_param(name: str, values: tuple) -> str:
     """A ParamHelpers discrete parameter; a float that 4 decimals would change is written as text, which JSON
-    carries exactly and the benchmark converts back (0.00015 would otherwise arrive as 0.0001)."""
-    literals = [json.dumps(repr(v)) if _rounded_by_json(v) else _r_literal(v) for v in values]
+    carries exactly and the benchmark converts back (0.00015 would otherwise arrive as 0.0001), and so is a boolean
+    (ParamHelpers refuses logical values; the benchmark reads 'True' and 'False')."""
+    literals = [json.dumps(repr(v)) if _rounded_by_json(v) or isinstance(v, bool) else _r_literal(v) for v in values]
     return f'makeDiscreteParam("{name}", values = c({", ".join(literals)}))'
 
 

@@ -215,6 +215,13 @@ PARAMETER_TABLE = [
      "domain": Domain(0)},
     {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep",
      "domain": Domain(1)},
+    {"name": "ckpt_save_minutes", "type": float, "default": 0.0,
+     "help": "also write a checkpoint at the end of the first epoch this many minutes after the last one, and when "
+             "the time limit stops training; 0 = by ckpt_save_interval only (campaigns: by time, interval 0)",
+     "domain": Domain(0, math.inf)},
+    {"name": "lean_outputs", "type": candle.str2bool, "default": False,
+     "help": "keep only history.csv and params.json (and the models with save_model): no encodings, gene list or "
+             "loss plot, and the checkpoints go once training has ended for good (campaign trials)"},
     {"name": "overwrite", "type": candle.str2bool, "default": False,
      "help": "allow replacing the results of a finished run in output_dir"},
     # Analysis (issue 5): signal report, baselines, tSNE, encoding new samples

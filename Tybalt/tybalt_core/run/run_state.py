@@ -49,7 +49,7 @@ NOT_TRAINING_DEFINING = (
     "model_name", "epochs", "timeout", "verbose", "save_model", "output_dir", "experiment_id", "run_id", "data_dir",
     "clinical_data", "clinical_url", "clinical_sha256", "copy_number_url", "data_sha256", "preprocess_only",
     "tuner", "search_space", "max_trials", "executions_per_trial", "ckpt_restart_mode", "ckpt_directory",
-    "ckpt_save_interval", "ckpt_keep_limit", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
+    "ckpt_save_interval", "ckpt_keep_limit", "ckpt_save_minutes", "lean_outputs", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
     "model_dir", "jit_compile", "steps_per_execution", "gpus", "label_columns")
 LOCK_FILE = ".tybalt.lock"
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),

@@ -88,15 +88,18 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder
 
     decoder = exportable_decoder(autoencoder.decoder)
-    encodings = apply_in_batches(autoencoder.encoder, matrix)
+    analysis = AnalysisSettings.from_params(params)
+    wants_encodings = not params["lean_outputs"] or analysis.analyze or analysis.tsne
+    encodings = apply_in_batches(autoencoder.encoder, matrix) if wants_encodings else None
     write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
     outcome = training_outcome(params, status, result)
-    analysis = AnalysisSettings.from_params(params)
     if analysis.analyze or analysis.tsne:
         analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
                 outcome["convergence"])
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
                                                       **outcome))
+    if params["lean_outputs"] and status in (run_state.FINISHED, run_state.CONVERGED):
+        checkpointing.remove_checkpoints(ckpt.directory)  # nothing left to resume
     history.history = run_state.returned_history(history.history, result.best_epoch)
     logger.info("objective (%s) of the kept model %.4f; outputs written to %s", objective_label(params["objective"]),
                 history.history["val_loss"][-1], folder)
@@ -175,22 +178,28 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
     """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
     return checkpointing.CheckpointSettings(
         checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
-        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params))
+        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params),
+        params["ckpt_save_minutes"])
 
 
-def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,
+def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray | None,
                         encoder, decoder, history: dict[str, list[float]]) -> None:
-    """Write history, every sample's encodings, the gene list, the models and the loss plot."""
+    """Write the history, and unless ``lean_outputs`` every sample's encodings and the loss plot; the models with
+    ``save_model``, and the gene list (and a user file's gene table) whenever encodings or models are written."""
     outputs.write_history(folder, history)
-    outputs.write_encodings(folder, encodings, dataset.sample_ids)
-    outputs.write_genes(folder, dataset.genes)
-    if dataset.gene_table is not None:
-        from tybalt_core.data.preprocessing import save_gene_table
+    lean = params["lean_outputs"]
+    if not lean:
+        outputs.write_encodings(folder, encodings, dataset.sample_ids)
+    if not lean or params["save_model"]:
+        outputs.write_genes(folder, dataset.genes)
+        if dataset.gene_table is not None:
+            from tybalt_core.data.preprocessing import save_gene_table
 
-        save_gene_table(folder, dataset.gene_table)
+            save_gene_table(folder, dataset.gene_table)
     if params["save_model"]:
         outputs.save_models(folder, encoder, decoder)
-    outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
+    if not lean:
+        outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
 
 
 def analyze(folder: str, settings: AnalysisSettings, dataset: ExpressionData, encoder, decoder, encodings,

@@ -23,6 +23,7 @@ from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
 from tybalt_core.config.objective import RECONSTRUCTION_KEY, objective_label
+from tybalt_core.tune.campaign_restart import reopen_time_limited_trials
 
 logger = logging.getLogger(__name__)
 
@@ -270,7 +271,15 @@ def _aggregate_from_command_line(argv: list[str] | None) -> None:
     parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
     parser.add_argument("--objective", default="",
                         help="name of the quantity in result.txt (default: the campaign's objective parameter)")
+    parser.add_argument("--reopen-time-limited", action="store_true",
+                        help="before relaunching the campaign: remove stop.marker from the trials the time limit "
+                             "stopped, so they resume (then exit)")
     args = parser.parse_args(argv)
+    if args.reopen_time_limited:
+        require_folder(args.campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
+        for folder in reopen_time_limited_trials(args.campaign_dir):
+            print(f"reopened {folder}")
+        return
     table, constant = read_campaign(args.campaign_dir)
     folder = args.output_dir or args.campaign_dir
     require_writable_folder(folder, "output folder", "--output_dir")
