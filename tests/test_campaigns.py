@@ -231,6 +231,34 @@ def test_mlrmbo_campaign_finishes_with_final_res(mlrmbo):
     assert len(outputs) == 4 and "out-%r.txt" not in outputs
 
 
+RESTART_CHECK = """
+suppressMessages({library(ParamHelpers); library(jsonlite)}); args <- commandArgs(TRUE); source(args[1])
+res <- read.csv(args[2]); dummy <- generateDesign(100, param.set)  # what mlrMBO-ils.R does with RESTART_FILE
+res <- rbind(dummy, subset(res, select = names(dummy)))[-(1:100), ]
+for (i in seq_len(nrow(res))) {
+  x <- dfRowToList(res, param.set, i); stopifnot(isFeasible(param.set, x))
+  cat(toJSON(trafoValue(param.set, x), auto_unbox = TRUE, digits = NA), "\n")
+}
+"""
+
+
+def test_restart_file_holds_the_design_points_of_the_evaluated_trials(mlrmbo, tmp_path):
+    experiment, _, engine = mlrmbo
+    restart = tmp_path / "restart.csv"
+    hpo_results.main([experiment, "--restart-file", str(restart)])
+    table = pd.read_csv(restart)
+    trials = [t for t in hpo_results.read_trials(experiment) if t["status"] == hpo_results.COMPLETED]
+    assert len(table) == len(trials) >= 4 and list(table["y"]) == [t["objective"] for t in trials]
+    read = subprocess.run(["Rscript", "-e", RESTART_CHECK, os.path.join(WORKFLOWS, "tybalt_bayesian.R"),
+                           str(restart)], capture_output=True, text=True,
+                          env={**os.environ, "R_LIBS": os.path.join(engine, "R-lib")})
+    assert read.returncode == 0, read.stderr
+    for trial, line in zip(trials, read.stdout.strip().splitlines()):  # each point gives back what the trial got
+        for name, value in json.loads(line).items():
+            sent = trial["params"][name]
+            assert str(value) == str(sent) if isinstance(value, str) else value == pytest.approx(float(sent)), name
+
+
 def campaign_best(name: str, campaign) -> tuple[int, str, float]:
     """(trials, best trial's id, best objective) as the campaign itself reports them."""
     if name == "mlrmbo":

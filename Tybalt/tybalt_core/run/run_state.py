@@ -40,7 +40,8 @@ RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_P
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
 NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose", "stop_reason", "convergence",
-                "best_epoch", "best_val_loss", "best_objective", "objective_value", "objective_reconstruction")
+                "best_epoch", "best_val_loss", "best_objective", "objective_value", "objective_reconstruction",
+                "fit_seconds")
 # Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
 # epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
 # checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).

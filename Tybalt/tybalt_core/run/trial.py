@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any
 
@@ -75,12 +76,14 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
                                                       resumed_after_epoch=resume.epochs_done))
     logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
+    fit_started = time.monotonic()
     result = resumable_training.fit_resumable(
         autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=training.epochs,
         early_stop=training.early_stop, reduce_lr=training.reduce_lr, patience=training.patience,
         min_delta=training.min_delta, batch_size=training.batch_size, kappa=training.kappa,
         kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose, objective=training.objective)
     history = result.history
+    fit_seconds = round(time.monotonic() - fit_started, 3)
 
     status = run_state.training_status(history.history, training.epochs, result.converged)
     if status == run_state.DIVERGED:
@@ -97,7 +100,7 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         analyze(folder, analysis, dataset, autoencoder.encoder, decoder, encodings, train_rows, val_rows,
                 outcome["convergence"])
     outputs.write_params(folder, run_state.run_record(params, status, resumed_after_epoch=resume.epochs_done,
-                                                      **outcome))
+                                                      fit_seconds=fit_seconds, **outcome))
     if params["lean_outputs"] and status in (run_state.FINISHED, run_state.CONVERGED):
         checkpointing.remove_checkpoints(ckpt.directory)  # nothing left to resume
     history.history = run_state.returned_history(history.history, result.best_epoch)

@@ -5,14 +5,23 @@ training (``run_state.finished_with_same_parameters``), an interrupted one resum
 Supervisor's model_runner skips any instance folder holding ``stop.marker``, which it writes whenever fewer epochs
 came back than asked: after early stopping (the trial is over) and after the time limit (the trial is not).
 ``reopen_time_limited_trials`` removes the marker of the latter, so they resume instead of being skipped.
+``write_mlrmbo_restart_file`` gives a relaunched mlrMBO search the points a killed one evaluated (RESTART_FILE).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+from typing import Any
 
+import pandas as pd
+
+from tybalt_core.common.atomic_files import write_table
+from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import PARAMS_FILE, read_json_object
+from tybalt_core.config.parameters import LOG10_TWINS
+from tybalt_core.tune.search_space import Discrete, SearchSpace, searched_as_index
 
 logger = logging.getLogger(__name__)
 
@@ -39,3 +48,45 @@ def reopen_time_limited_trials(experiment_dir: str) -> list[str]:
             logger.info("%s: the time limit had stopped this trial; it resumes when the campaign is relaunched",
                         folder)
     return reopened
+
+
+def mlrmbo_design_point(space: SearchSpace, received: dict[str, Any]) -> dict[str, Any]:
+    """The point of mlrMBO's design space (before the .R file's trafos) whose trial received ``received``.
+
+    The inverse of workflow_files' parameter set: fixed and discrete values as sent (booleans as the text it
+    writes them as), indexed ranges back to their index from 1, log integers to log10, log floats by their
+    ``log10_`` twin.
+    """
+    point = {name: _as_sent(received.get(name, value)) for name, value in space.fixed.items()}
+    for name, p in space.parameters.items():
+        if isinstance(p, Discrete):
+            point[name] = _as_sent(received[name])
+        elif searched_as_index(p):
+            point[name] = round((float(received[name]) - p.low) / (p.step or 1)) + 1
+        elif p.sampling == "log" and p.integer:
+            point[name] = math.log10(float(received[name]))
+        elif p.sampling == "log":
+            twin = LOG10_TWINS[name]
+            point[twin] = float(received[twin])
+        else:
+            point[name] = received[name]
+    return point
+
+
+def write_mlrmbo_restart_file(trials: list[tuple[dict[str, Any], float]], space: SearchSpace, path: str) -> int:
+    """Write mlrMBO's RESTART_FILE (``y`` and the design-space values) from completed trials' (parameters, result).
+
+    Returns the number of rows; the relaunched search starts from these points instead of evaluating them again.
+    """
+    table = [{"y": result, **mlrmbo_design_point(space, params)} for params, result in trials]
+    if not table:
+        raise TybaltInputError("no completed trial in the experiment folder; give the killed mlrMBO experiment's "
+                               "folder (the one holding run/)")
+    write_table(pd.DataFrame(table), path, index=False)
+    logger.info("%d evaluated points written to %s", len(table), path)
+    return len(table)
+
+
+def _as_sent(value: Any) -> Any:
+    """A discrete value as the .R file lists it: booleans as text, anything else unchanged."""
+    return repr(value) if isinstance(value, bool) else value

@@ -23,7 +23,8 @@ from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
 from tybalt_core.config.objective import RECONSTRUCTION_KEY, objective_label
-from tybalt_core.tune.campaign_restart import reopen_time_limited_trials
+from tybalt_core.tune.campaign_restart import reopen_time_limited_trials, write_mlrmbo_restart_file
+from tybalt_core.tune.search_space import load_search_space
 
 logger = logging.getLogger(__name__)
 
@@ -153,11 +154,7 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     A folder whose files cannot be read (truncated, not UTF-8) is reported as UNREADABLE, with a warning, and the
     rest of the campaign is still summarised; only a campaign with no readable folder is an error.
     """
-    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
-    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
-    if not instances:
-        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
-    trials = [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
+    trials = read_trials(campaign_dir)
     if all(trial["status"] == UNREADABLE for trial in trials):
         raise TybaltInputError(f"none of the {len(trials)} instance folders under {campaign_dir} can be read "
                                f"(first: {trials[0]['problem']}); give a finished campaign's experiment folder")
@@ -168,6 +165,15 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     rows = [{**{k: t["params"].get(k) for k in varying},
              **{k: v for k, v in t.items() if k not in ("params", "problem")}} for t in trials]
     return results_table(rows, varying), constant
+
+
+def read_trials(campaign_dir: str) -> list[dict[str, Any]]:
+    """Every instance folder's trial (parameters, objective, status), UNREADABLE ones included."""
+    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
+    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
+    if not instances:
+        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
+    return [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
 
 
 def read_parameters_file(path: str) -> dict[str, Any]:
@@ -274,11 +280,20 @@ def _aggregate_from_command_line(argv: list[str] | None) -> None:
     parser.add_argument("--reopen-time-limited", action="store_true",
                         help="before relaunching the campaign: remove stop.marker from the trials the time limit "
                              "stopped, so they resume (then exit)")
+    parser.add_argument("--restart-file", default="", metavar="CSV",
+                        help="write mlrMBO's RESTART_FILE from the (killed) experiment's completed trials (then exit)")
+    parser.add_argument("--search_space", default="tybalt_bayesian",
+                        help="with --restart-file: the search-space YAML the experiment's .R file was made from")
     args = parser.parse_args(argv)
     if args.reopen_time_limited:
         require_folder(args.campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
         for folder in reopen_time_limited_trials(args.campaign_dir):
             print(f"reopened {folder}")
+        return
+    if args.restart_file:
+        trials = [(t["params"], t["objective"]) for t in read_trials(args.campaign_dir) if t["status"] == COMPLETED]
+        rows = write_mlrmbo_restart_file(trials, load_search_space(args.search_space), args.restart_file)
+        print(f"{args.restart_file}: {rows} evaluated points")
         return
     table, constant = read_campaign(args.campaign_dir)
     folder = args.output_dir or args.campaign_dir
