@@ -210,11 +210,13 @@ def stop_reason(status: str, epochs_run: int, epochs: int, patience: int, best_e
 
 
 def mark_failed_trial(history: dict[str, list[float]]) -> None:
-    """Make the last ``val_loss`` NaN (appending an entry if the last epoch has none), as the Supervisor expects."""
-    series = history.setdefault("val_loss", [])
-    if len(series) < len(history.get("loss", [])) or not series:
-        series.append(math.nan)
-    series[-1] = math.nan
+    """Make the last ``val_loss`` and objective NaN (appending an entry if the last epoch has none), as the
+    Supervisor expects, so a rerun of the diverged trial returns NaN too."""
+    for key in ("val_loss", OBJECTIVE_KEY):
+        series = history.setdefault(key, [])
+        if len(series) < len(history.get("loss", [])) or not series:
+            series.append(math.nan)
+        series[-1] = math.nan
 
 
 def run_record(params: dict[str, Any], status: str, **details: Any) -> dict[str, Any]:
