@@ -259,6 +259,26 @@ def test_restart_file_holds_the_design_points_of_the_evaluated_trials(mlrmbo, tm
             assert str(value) == str(sent) if isinstance(value, str) else value == pytest.approx(float(sent)), name
 
 
+def searched_points(experiment: str) -> set[str]:
+    """The searched values of every evaluated trial of an mlrMBO experiment, each as one comparable text."""
+    names = ("depth", "hidden_dim", "log10_kappa", "batch_size", "epochs", "log10_learning_rate")
+    return {json.dumps([t["params"].get(n) for n in names]) for t in hpo_results.read_trials(experiment)}
+
+
+def test_mlrmbo_search_relaunched_from_its_restart_file_evaluates_only_new_points(mlrmbo, tiny_model_file,
+                                                                                  tmp_path):
+    experiment, _, engine = mlrmbo
+    restart = tmp_path / "restart.csv"
+    hpo_results.main([experiment, "--restart-file", str(restart)])
+    evaluated = len(pd.read_csv(restart))
+    budget = {**MLRMBO_BUDGET, "MAX_BUDGET": str(evaluated + 2), "RESTART_FILE": str(restart), "RESTART_NUMBER": "2"}
+    relaunched, _ = launch("mlrmbo", os.path.join(WORKFLOWS, "tybalt_bayesian.R"), str(tmp_path / "campaigns"),
+                           tiny_model_file, **budget)
+    new_points = searched_points(relaunched)
+    assert new_points and not new_points & searched_points(experiment)
+    assert len(final_results(relaunched, engine)) == evaluated + len(new_points)
+
+
 def campaign_best(name: str, campaign) -> tuple[int, str, float]:
     """(trials, best trial's id, best objective) as the campaign itself reports them."""
     if name == "mlrmbo":
