@@ -72,7 +72,14 @@ def test_campaign_aggregates_into_the_same_results_files(campaign, tmp_path):
         assert row["seconds"] > 0
     best = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
     assert best["best_objective"] == pytest.approx(min(results.values()))
+    assert best["objective"] == "validation loss, full KL (beta = 1)"  # the campaign's objective, named
     assert (tmp_path / hpo_results.PLOT_FILE).stat().st_size > 0
+    # The VAE's result is reconstruction + full KL, its reconstruction part beside it; ADAGE has no KL part.
+    vae, adage = (table.set_index("trial_id").loc[t["id"]] for t in trials)
+    history = json.loads((folder / "run" / trials[0]["id"] / "history.txt").read_text())
+    assert vae["val_reconstruction_loss"] == pytest.approx(history["val_reconstruction_loss"][-1])
+    assert vae["objective"] == pytest.approx(vae["val_reconstruction_loss"] + history["val_kl_loss"][-1], rel=1e-6)
+    assert math.isnan(adage["val_reconstruction_loss"])
 
 
 def test_a_failed_trial_is_aggregated_as_failed(campaign, tmp_path):
