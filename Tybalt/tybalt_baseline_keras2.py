@@ -17,7 +17,9 @@ import tybalt
 from tybalt_core.common.cli import run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.user_files import require_file
+from tybalt_core.config.candle_compat import follow_candle_data_dir
 from tybalt_core.config.candle_layer import USING_REAL_CANDLE, candle
+from tybalt_core.config.definitions import DEFINITIONS
 from tybalt_core.config.parameters import check_parameters
 from tybalt_core.models.tensorflow_setup import set_up_tensorflow
 
@@ -33,12 +35,12 @@ def initialize_parameters(default_model: str = tybalt.DEFAULT_MODEL_FILE,
     benchmark = tybalt.TybaltBenchmark(tybalt.FILE_PATH, default_model, "keras", prog="tybalt_baseline_keras2",
                                        desc="Tybalt: variational and denoising autoencoders of tumour transcriptomes")
     if not USING_REAL_CANDLE:
-        return candle.finalize_parameters(benchmark, argv)
+        return follow_candle_data_dir(candle.finalize_parameters(benchmark, argv), DEFINITIONS["data_dir"]["default"])
     with _command_line(argv):  # candle_lib reads sys.argv only
         params = candle.finalize_parameters(benchmark)
     remove_empty_candle_lib_run_folder(params["output_dir"], params["experiment_id"], params["run_id"])
     params["output_dir"] = _output_dir_given_to_candle_lib(params)
-    return params
+    return follow_candle_data_dir(params, DEFINITIONS["data_dir"]["default"])
 
 
 @contextlib.contextmanager
@@ -128,7 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     ``argv`` (the flags, without the program name) replaces the command line; None reads ``sys.argv``.
     """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    run_command(lambda: _train_or_encode(argv), interrupted="interrupted; rerun the same command to resume from the last checkpoint")
+    run_command(lambda: _train_or_encode(argv),
+                interrupted="interrupted; rerun the same command to resume from the last checkpoint")
 
 
 def _train_or_encode(argv: list[str] | None) -> None:

@@ -48,9 +48,10 @@ def built_engine() -> str:
     return build.stdout.strip()
 
 
-def write_tiny_model_file(folder) -> str:
-    """The benchmark's default-model file with tiny synthetic data in one absolute data folder under ``folder``."""
-    values = {**TINY_MODEL, "data_dir": str(folder / "data")}
+def write_tiny_model_file(folder, **values) -> str:
+    """The benchmark's default-model file with tiny synthetic data in one absolute data folder under ``folder``
+    (``values`` replace more of its defaults)."""
+    values = {**TINY_MODEL, "data_dir": str(folder / "data"), **values}
     lines = []
     with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
         for line in handle:

@@ -2,23 +2,27 @@
 
 The engine is built from ../shared/vendor into its cache by workflows/engine/build_engine.sh (minutes once, then
 reused). Without the vendored sources or the system packages these tests are skipped with what to install;
-with CI=true they fail instead. Trials are cheap: the project's UPF lines and search space over tiny synthetic
-data set by CANDLE_DEFAULT_MODEL_FILE.
+with CI=true they fail instead. Trials are cheap: the project's UPF lines and search space over tiny data set by
+CANDLE_DEFAULT_MODEL_FILE (the study's TCGA trials download tiny raw TCGA files from a local HTTP server).
 """
 
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
+import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFLOWS, commands_missing_from_guide,
-                           direct_val_loss, final_results, instance_folders, launch, project_upf_lines, trial_result,
-                           workflow_results, write_upf)
+                           direct_val_loss, final_results, instance_folders, launch, launcher_environment, project_upf_lines,
+                           trial_result, workflow_results, write_tiny_model_file, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
+from local_http_server import LocalFileServer
 from tybalt_core.train import campaign_record
 from tybalt_core.tune import hpo_results
 
@@ -40,6 +44,27 @@ def test_a_complete_engine_is_not_built_again(campaign_engine):
     again = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "up to date" in again.stderr
     assert again.stdout == campaign_engine + "\n" and os.path.getmtime(stamp) == built
+
+
+@pytest.fixture(scope="module")
+def tiny_tcga_server():
+    """Tiny raw TCGA files (80 samples x 300 genes) served on 127.0.0.1, for the study's TCGA trials."""
+    from test_tcga import make_hiseq, make_samples_table, raw_tcga_files
+
+    hiseq = make_hiseq(np.random.default_rng(7))
+    with LocalFileServer() as server:
+        server.files.update(raw_tcga_files(hiseq, make_samples_table(hiseq.columns)))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory, tiny_tcga_server) -> str:
+    """The tiny default-model file (conftest's) with TCGA from the local server, for trials whose lines say
+    data_source 'tcga'."""
+    from test_tcga import ARCHIVE, SAMPLES
+
+    return write_tiny_model_file(tmp_path_factory.mktemp("campaign_model"), data_url=tiny_tcga_server.url(ARCHIVE),
+                                 clinical_url=tiny_tcga_server.url(SAMPLES), num_genes=50)
 
 
 def launch_local(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):
@@ -115,6 +140,54 @@ def test_mlrmbo_campaign_finishes_with_final_res(mlrmbo):
     assert len(outputs) == 4 and "out-%r.txt" not in outputs
 
 
+RESTART_CHECK = """
+suppressMessages({library(ParamHelpers); library(jsonlite)}); args <- commandArgs(TRUE); source(args[1])
+res <- read.csv(args[2]); dummy <- generateDesign(100, param.set)  # what mlrMBO-ils.R does with RESTART_FILE
+res <- rbind(dummy, subset(res, select = names(dummy)))[-(1:100), ]
+for (i in seq_len(nrow(res))) {
+  x <- dfRowToList(res, param.set, i); stopifnot(isFeasible(param.set, x))
+  cat(toJSON(trafoValue(param.set, x), auto_unbox = TRUE, digits = NA), "\n")
+}
+"""
+
+
+def test_restart_file_holds_the_design_points_of_the_evaluated_trials(mlrmbo, tmp_path):
+    experiment, _, engine = mlrmbo
+    restart = tmp_path / "restart.csv"
+    hpo_results.main([experiment, "--restart-file", str(restart)])
+    table = pd.read_csv(restart)
+    trials = [t for t in hpo_results.read_trials(experiment) if t["status"] == hpo_results.COMPLETED]
+    assert len(table) == len(trials) >= 4 and list(table["y"]) == [t["objective"] for t in trials]
+    read = subprocess.run(["Rscript", "-e", RESTART_CHECK, os.path.join(WORKFLOWS, "tybalt_bayesian.R"),
+                           str(restart)], capture_output=True, text=True,
+                          env={**os.environ, "R_LIBS": os.path.join(engine, "R-lib")})
+    assert read.returncode == 0, read.stderr
+    for trial, line in zip(trials, read.stdout.strip().splitlines()):  # each point gives back what the trial got
+        for name, value in json.loads(line).items():
+            sent = trial["params"][name]
+            assert str(value) == str(sent) if isinstance(value, str) else value == pytest.approx(float(sent)), name
+
+
+def searched_points(experiment: str) -> set[str]:
+    """The searched values of every evaluated trial of an mlrMBO experiment, each as one comparable text."""
+    names = ("depth", "hidden_dim", "log10_kappa", "batch_size", "epochs", "log10_learning_rate")
+    return {json.dumps([t["params"].get(n) for n in names]) for t in hpo_results.read_trials(experiment)}
+
+
+def test_mlrmbo_search_relaunched_from_its_restart_file_evaluates_only_new_points(mlrmbo, tiny_model_file,
+                                                                                  tmp_path):
+    experiment, _, engine = mlrmbo
+    restart = tmp_path / "restart.csv"
+    hpo_results.main([experiment, "--restart-file", str(restart)])
+    evaluated = len(pd.read_csv(restart))
+    budget = {**MLRMBO_BUDGET, "MAX_BUDGET": str(evaluated + 2), "RESTART_FILE": str(restart), "RESTART_NUMBER": "2"}
+    search_file = os.path.join(WORKFLOWS, "tybalt_bayesian.R")
+    relaunched, _ = launch_local("mlrmbo", search_file, str(tmp_path / "campaigns"), tiny_model_file, **budget)
+    new_points = searched_points(relaunched)
+    assert new_points and not new_points & searched_points(experiment)
+    assert len(final_results(relaunched, engine)) == evaluated + len(new_points)
+
+
 def campaign_best(name: str, campaign) -> tuple[int, str, float]:
     """(trials, best trial's id, best objective) as the campaign itself reports them."""
     if name == "mlrmbo":
@@ -154,6 +227,63 @@ def test_every_trained_trial_reports_to_the_record_in_its_experiment_folder(name
     for trial_id, folder in trained.items():
         assert record[trial_id].state == campaign_record.COMPLETED
         assert record[trial_id].value == pytest.approx(trial_result(folder), rel=1e-5)
+
+
+RESTART_TRIALS = [{"id": f"restart_{n}", "latent_dim": 2 + n, "epochs": 6} for n in range(6)]
+
+
+def trial_outputs(experiment: str) -> dict[str, str]:
+    """run id -> the trial's own output folder (the one holding params.json) inside its instance folder."""
+    found = {}
+    for trial_id, instance in instance_folders(experiment).items():
+        for folder, _, files in os.walk(instance):
+            if "params.json" in files:
+                found[trial_id] = folder
+    return found
+
+
+def kill_when_some_trials_finished(command: list[str], env: dict, experiment: str, trials: int) -> None:
+    """Start the launcher and SIGKILL its whole process group (Swift/T, MPI, workers) once some trials, not all,
+    have a result.txt."""
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    deadline = time.monotonic() + 600
+    while process.poll() is None and time.monotonic() < deadline:
+        done = [f for f in instance_folders(experiment).values() if os.path.exists(os.path.join(f, "result.txt"))]
+        if 0 < len(done) < trials:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "the campaign ended before it could be killed"
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+
+
+def test_upf_campaign_killed_mid_way_and_relaunched_finishes_every_trial_once(campaign_engine, tiny_model_file,
+                                                                              tmp_path):
+    direct = {t["id"]: direct_val_loss(tiny_model_file, t, str(tmp_path / "direct" / t["id"])) for t in RESTART_TRIALS}
+    upf = tmp_path / "trials.upf"
+    upf.write_text("".join(json.dumps(t) + "\n" for t in RESTART_TRIALS))
+    (tmp_path / "cfg-sys-trials.sh").write_text(open(os.path.join(WORKFLOWS, "cfg-sys-latent_dim_sweep.sh")).read())
+    campaigns, expid = str(tmp_path / "campaigns"), "EXP_KILLED"
+    experiment = os.path.join(campaigns, "upf", expid)
+    env = launcher_environment(campaigns, tiny_model_file, PROCS="4", CANDLE_MODEL_IMPL="py", EXPID=expid)
+    kill_when_some_trials_finished([LAUNCHER, "upf", "local", str(upf)], env, experiment, len(RESTART_TRIALS))
+    finished_before = {trial_id: os.path.getmtime(os.path.join(folder, "history.csv"))
+                       for trial_id, folder in trial_outputs(experiment).items()
+                       if os.path.exists(os.path.join(folder, "history.csv"))}
+    assert 0 < len(finished_before) < len(RESTART_TRIALS)
+
+    _, output = launch_local("upf", str(upf), campaigns, tiny_model_file, CANDLE_MODEL_IMPL="py", EXPID=expid)
+
+    reported, folders, outputs = workflow_results(output, RESTART_TRIALS), instance_folders(experiment), \
+        trial_outputs(experiment)
+    assert set(folders) == set(direct)
+    for trial_id, expected in direct.items():
+        assert trial_result(folders[trial_id]) == pytest.approx(expected, rel=1e-4)
+        assert reported[trial_id] == pytest.approx(expected, rel=1e-4)
+        assert len(pd.read_csv(os.path.join(outputs[trial_id], "history.csv"))) == 6  # every epoch once
+    for trial_id, modified in finished_before.items():  # not trained again
+        assert os.path.getmtime(os.path.join(outputs[trial_id], "history.csv")) == modified
 
 
 # Reading and plotting campaign results (no engine needed).

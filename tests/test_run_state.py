@@ -58,9 +58,10 @@ def test_diverging_trial_stops_is_recorded_and_returns_nan_as_its_last_val_loss(
 def test_last_val_loss_is_nan_even_when_the_diverged_epoch_logged_no_val_loss():
     from tybalt_core.run.run_state import mark_failed_trial
 
-    history = {"loss": [3.0, float("nan")], "val_loss": [2.5]}
+    history = {"loss": [3.0, float("nan")], "val_loss": [2.5], "val_objective": [2.6]}
     mark_failed_trial(history)
-    assert len(history["val_loss"]) == 2 and math.isnan(history["val_loss"][-1])
+    for key in ("val_loss", "val_objective"):  # a rerun returns the objective: NaN too
+        assert len(history[key]) == 2 and math.isnan(history[key][-1])
 
 
 def test_finished_run_is_refused_then_replaced_with_overwrite(tmp_path, shared_data_dir):

@@ -96,10 +96,15 @@ def raw():
     mutation = "#sample\tchr\tstart\tend\treference\talt\tgene\teffect\n" \
                f"{hiseq.columns[0]}\t17\t7577120\t7577120\tC\tT\tTP53\tMissense_Mutation\n"
     with LocalFileServer() as server:
-        server.files[ARCHIVE] = tar_gz({"HiSeqV2": hiseq.to_csv(sep="\t", float_format="%.4f", na_rep="NA").encode(),
-                                        "PANCAN_mutation": mutation.encode()})
-        server.files[SAMPLES] = samples.to_csv(sep="\t", index=False).encode()
+        server.files.update(raw_tcga_files(hiseq, samples, {"PANCAN_mutation": mutation.encode()}))
         yield {"hiseq": hiseq, "samples": samples, "server": server}
+
+
+def raw_tcga_files(hiseq, samples, extra_members: dict | None = None) -> dict:
+    """Server path -> bytes: the Zenodo archive holding ``hiseq`` (and ``extra_members``) and Snaptron's table."""
+    expression = hiseq.to_csv(sep="\t", float_format="%.4f", na_rep="NA").encode()
+    return {ARCHIVE: tar_gz({"HiSeqV2": expression, **(extra_members or {})}),
+            SAMPLES: samples.to_csv(sep="\t", index=False).encode()}
 
 
 def options(raw, **changes):

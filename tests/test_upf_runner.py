@@ -13,8 +13,9 @@ from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.tune import hpo_results
 
 WORKFLOWS = os.path.join(REPO, "workflows")
-TINY = {"synthetic_samples": 300, "synthetic_genes": 200, "latent_dim": 4, "hidden_dim": 16, "epochs": 1,
-        "verbose": False, "save_model": False}
+TINY = {"data_source": "synthetic", "synthetic_samples": 300, "synthetic_genes": 200, "latent_dim": 4,
+        "hidden_dim": 16, "epochs": 1, "verbose": False, "save_model": False}  # the study grid's lines say 'tcga'
+
 
 
 def upf_line(name, index):
@@ -71,7 +72,14 @@ def test_campaign_aggregates_into_the_same_results_files(campaign, tmp_path):
         assert row["seconds"] > 0
     best = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
     assert best["best_objective"] == pytest.approx(min(results.values()))
+    assert best["objective"] == "validation loss, full KL (beta = 1)"  # the campaign's objective, named
     assert (tmp_path / hpo_results.PLOT_FILE).stat().st_size > 0
+    # The VAE's result is reconstruction + full KL, its reconstruction part beside it; ADAGE has no KL part.
+    vae, adage = (table.set_index("trial_id").loc[t["id"]] for t in trials)
+    history = json.loads((folder / "run" / trials[0]["id"] / "history.txt").read_text())
+    assert vae["val_reconstruction_loss"] == pytest.approx(history["val_reconstruction_loss"][-1])
+    assert vae["objective"] == pytest.approx(vae["val_reconstruction_loss"] + history["val_kl_loss"][-1], rel=1e-6)
+    assert math.isnan(adage["val_reconstruction_loss"])
 
 
 def test_a_failed_trial_is_aggregated_as_failed(campaign, tmp_path):
@@ -107,3 +115,31 @@ def test_a_upf_line_without_id_is_refused(tmp_path):
     path.write_text('{"id": "a", "epochs": 1}\n{"epochs": 2}\n')
     with pytest.raises(TybaltInputError, match=r"bad.upf:2"):
         upf_runner.read_upf(str(path))
+
+
+def trial_parameters(trial: dict, campaign_dir) -> dict:
+    """The parameters a UPF trial receives, as model_runner makes them: initialize_parameters() in the instance
+    folder (from $CANDLE_DEFAULT_MODEL_FILE when set), then the trial's hyperparameter map over them."""
+    hp_map = upf_runner.hyper_parameter_map(trial, str(campaign_dir), "EXP_DATA")
+    import tybalt_baseline_keras2
+
+    params = tybalt_baseline_keras2.initialize_parameters(argv=[], **upf_runner.default_model_arguments())
+    return {**params, **hp_map}
+
+
+def test_study_grid_trials_train_on_tcga_in_the_candle_data_dir(tmp_path, monkeypatch):
+    monkeypatch.delenv("CANDLE_DEFAULT_MODEL_FILE", raising=False)
+    monkeypatch.setenv("CANDLE_DATA_DIR", str(tmp_path / "candle_data"))
+    for index in (0, 959):
+        params = trial_parameters(upf_line("tybalt_grid", index), tmp_path)
+        assert params["data_source"] == "tcga"
+        assert params["data_dir"] == str(tmp_path / "candle_data" / "tybalt" / "Data")
+
+
+def test_a_data_dir_in_the_default_model_file_wins_over_candle_data_dir(tmp_path, monkeypatch):
+    model_file = tmp_path / "model.txt"
+    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
+        model_file.write_text(handle.read().replace("data_dir = '~/.cache/tybalt'", f"data_dir = '{tmp_path}/mine'"))
+    monkeypatch.setenv("CANDLE_DEFAULT_MODEL_FILE", str(model_file))
+    monkeypatch.setenv("CANDLE_DATA_DIR", str(tmp_path / "candle_data"))
+    assert trial_parameters(upf_line("tybalt_grid", 0), tmp_path)["data_dir"] == f"{tmp_path}/mine"

@@ -130,7 +130,8 @@ def test_mlrmbo_parameter_file_parses_with_paramhelpers():
         "stopifnot(inherits(param.set, 'ParamSet')); cat(getParamIds(param.set), sep=','); cat('\\n'); "
         "set.seed(1); d <- generateDesign(200, param.set, trafo = TRUE); "
         "cat(range(d$log10_learning_rate), range(d$epochs), range(d$hidden_dim), sep=',')")
-    assert ids.split(",") == ["model_type", "depth", "hidden_dim", "log10_kappa", "batch_size", "epochs",
+    assert ids.split(",") == ["model_type", "data_source", "ckpt_save_interval", "ckpt_save_minutes", "lean_outputs",
+                              "save_model", "depth", "hidden_dim", "log10_kappa", "batch_size", "epochs",
                               "log10_learning_rate"]
     lr_low, lr_high, ep_low, ep_high, hd_low, hd_high = map(float, ranges.split(","))
     assert math.log10(0.0005) <= lr_low < lr_high <= math.log10(0.0025)

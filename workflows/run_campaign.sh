@@ -165,6 +165,8 @@ run_upf()
   export CANDLE_MODEL_IMPL=${CANDLE_MODEL_IMPL:-app}
   expid=$(claim_experiment upf)
   RESULTS=$CAMPAIGN_DIR/upf/$expid
+  # A relaunch (same EXPID): trials the time limit stopped resume instead of being skipped (docs/hpo-and-campaigns.md)
+  "$TYBALT_PYTHON" "$TYBALT_REPO/Tybalt/hpo_results.py" "$RESULTS" --reopen-time-limited >&2
   "$(supervisor_view upf)" "$SITE" "$expid" "$CFG_SYS" "$upf" || campaign_failed
 }
 

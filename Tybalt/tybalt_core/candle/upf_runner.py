@@ -6,7 +6,8 @@ space-separated string become lists, as model_runner formats them) plus the Supe
 (``model_name`` from ``$MODEL_NAME``) overwrite the parameters, ``run(params)`` trains, and ``parameters.txt``,
 ``result.txt`` (the last ``val_loss``), ``history.txt`` and, when fewer epochs ran than asked, ``stop.marker`` are
 written, so ``hpo_results.py`` reads the folder like a real campaign. A trial whose folder holds ``stop.marker``
-is skipped, as model_runner skips it.
+is skipped, as model_runner skips it, except that a rerun first removes the marker of trials the time limit stopped
+(``campaign_restart``), as ``workflows/run_campaign.sh`` does when relaunching an experiment.
 
     python Tybalt/upf_runner.py workflows/latent_dim_sweep.upf --campaign_dir Output/latent_sweep \\
         [--first 3] [--set epochs=5 --set synthetic_samples=500]
@@ -26,11 +27,11 @@ from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.user_files import literal_or_text, read_text, require_writable_folder
 from tybalt_core.config import definitions
 from tybalt_core.config.parameters import check_parameters
+from tybalt_core.tune.campaign_restart import STOP_MARKER, reopen_time_limited_trials
 
 logger = logging.getLogger(__name__)
 
 OBJECTIVE = "val_loss"
-STOP_MARKER = "stop.marker"
 DIFFERENCES = ("Differences from the Supervisor's model_runner.py: trials run one after another in this process; "
                "MODEL_NAME defaults to 'tybalt' (model_runner stops without it); the objective is always val_loss "
                "(not MODEL_RETURN); no rank.txt, no pre/post modules, no perf monitors; a trial that raises is "
@@ -160,6 +161,7 @@ def run_campaign(upf_path: str, campaign_dir: str, *, overrides: dict[str, Any] 
     trials = read_upf(upf_path)[:first]
     check_trials(trials, overrides, upf_path)
     require_writable_folder(campaign_dir, "campaign folder", "--campaign_dir")
+    reopen_time_limited_trials(campaign_dir)
     experiment_id = experiment_id or os.path.basename(os.path.abspath(campaign_dir))
     results = {}
     for trial in trials:

@@ -24,8 +24,9 @@ from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.config import definitions
 from tybalt_core.config.candle_compat import read_config_file
-from tybalt_core.config.parameters import LOG10_PARAMETERS
-from tybalt_core.tune.search_space import WORKFLOWS_DIR, Discrete, Range, SearchSpace, grid_points, load_search_space
+from tybalt_core.config.parameters import LOG10_TWINS
+from tybalt_core.tune.search_space import (WORKFLOWS_DIR, Discrete, Range, SearchSpace, grid_points, load_search_space,
+                                           searched_as_index)
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +57,6 @@ SETTING_NOTES = {
     "IGNORE_ERRORS": "1: a failed trial gets no result (NaN) and the campaign goes on; 0: it aborts the campaign",
 }
 MAX_GRID_TRIALS = 1_000_000  # a grid beyond this is a mistake: no campaign runs it, and its UPF file takes gigabytes
-LOG10_TWINS = {name: log_name for log_name, name in LOG10_PARAMETERS.items()}
 
 
 def upf_lines(space: SearchSpace) -> Iterator[str]:
@@ -85,7 +85,7 @@ def design_size(space: SearchSpace) -> int:
     """Initial design points: at least the largest discrete value count (the R driver stops otherwise)
     and at least twice the number of searched parameters."""
     counts = [len(p.values) if isinstance(p, Discrete) else _index_count(p)
-              for p in space.parameters.values() if isinstance(p, Discrete) or _is_indexed(p)]
+              for p in space.parameters.values() if isinstance(p, Discrete) or searched_as_index(p)]
     return max(counts + [2 * len(space.parameters)])
 
 
@@ -190,8 +190,9 @@ def _conditions_text(p: Discrete | Range) -> str:
 
 def _discrete_param(name: str, values: tuple) -> str:
     """A ParamHelpers discrete parameter; a float that 4 decimals would change is written as text, which JSON
-    carries exactly and the benchmark converts back (0.00015 would otherwise arrive as 0.0001)."""
-    literals = [json.dumps(repr(v)) if _rounded_by_json(v) else _r_literal(v) for v in values]
+    carries exactly and the benchmark converts back (0.00015 would otherwise arrive as 0.0001), and so is a boolean
+    (ParamHelpers refuses logical values; the benchmark reads 'True' and 'False')."""
+    literals = [json.dumps(repr(v)) if _rounded_by_json(v) or isinstance(v, bool) else _r_literal(v) for v in values]
     return f'makeDiscreteParam("{name}", values = c({", ".join(literals)}))'
 
 
@@ -203,7 +204,7 @@ def _range_param(space: SearchSpace, name: str, p: Range) -> str:
     """Integer, numeric, log10-searched float, log-scaled integer or indexed (from 1) ParamHelpers parameter."""
     if not p.integer and p.sampling == "linear":
         _check_json_precision(space, name, p)
-    if _is_indexed(p):
+    if searched_as_index(p):
         return _index_param(name, p)
     if p.sampling == "log" and p.integer:
         return (f'makeNumericParam("{name}", lower = {_r_literal(math.log10(p.low))}, '
@@ -236,12 +237,6 @@ def _log10_param(space: SearchSpace, name: str, p: Range) -> str:
                                f"{', '.join(sorted(LOG10_TWINS))} do); use a list or a linear range for {name}")
     return (f'makeNumericParam("{LOG10_TWINS[name]}", lower = {_r_literal(math.log10(p.low))}, '
             f"upper = {_r_literal(math.log10(p.high))})")
-
-
-def _is_indexed(p: Range) -> bool:
-    """Searched as an index from 1: stepped ranges, and integer ranges mlrMBO-ils.R would pin (lower 0 or
-    upper 1 make it fix the parameter at the best value instead of narrowing around it)."""
-    return bool(p.step) or (p.integer and p.sampling == "linear" and (p.low == 0 or p.high == 1))
 
 
 def _index_count(p: Range) -> int:

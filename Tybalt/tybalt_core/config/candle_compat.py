@@ -90,6 +90,18 @@ def finalize_parameters(benchmark: Benchmark, argv: list[str] | None = None) -> 
     return params
 
 
+def follow_candle_data_dir(params: dict[str, Any], table_default: str) -> dict[str, Any]:
+    """candle_lib's data layout: with ``$CANDLE_DATA_DIR`` set, data live in ``$CANDLE_DATA_DIR/<model_name>/Data``.
+
+    Applied when ``data_dir`` is still ``table_default`` (a data_dir given in a model file or on the command line
+    wins); candle_lib v0.6 already did it, v0.5 and this layer do not.
+    """
+    root = os.environ.get("CANDLE_DATA_DIR", "")
+    if root and params.get("data_dir") == table_default:
+        params["data_dir"] = os.path.join(os.path.abspath(os.path.expanduser(root)), str(params["model_name"]), "Data")
+    return params
+
+
 def read_config_file(path: str, definitions: dict[str, ParameterDefinition]) -> dict[str, Any]:
     """Read an INI file whose values are Python literals, converting each to its definition's type."""
     text = read_text(path, "config file", "pass an existing file with --config_file")

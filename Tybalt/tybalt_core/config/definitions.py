@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 
 from tybalt_core.config.candle_layer import candle
+from tybalt_core.config.objective import DEFAULT_OBJECTIVE, OBJECTIVES
 from tybalt_core.data.synthetic_data import MIN_SYNTHETIC_GENES
 from tybalt_core.data.toy_data import TOY_VARIANTS
 
@@ -126,17 +127,20 @@ PARAMETER_TABLE = [
     {"name": "rng_seed", "type": int, "default": 123, "help": "random seed for data, split and weights",
      "domain": Domain(0, SEED_MAX)},
     # Training to convergence (CANDLE names)
+    {"name": "objective", "type": str, "default": DEFAULT_OBJECTIVE, "choices": OBJECTIVES,
+     "help": "what a trial is judged by (its result, early stopping): full_loss: validation loss with the VAE's KL at "
+             "full weight (beta = 1), comparable across kappa and epochs; reconstruction: the reconstruction part"},
     {"name": "early_stop", "type": candle.str2bool, "default": False,
-     "help": "stop when val_loss has not improved for patience epochs (never during KL warm-up) and keep the "
+     "help": "stop when the objective has not improved for patience epochs (never during KL warm-up) and keep the "
              "best epoch's weights"},
     {"name": "patience", "type": int, "default": 10,
      "help": "early_stop: epochs without improvement before stopping; reduce_lr waits half as long",
      "domain": Domain(1)},
     {"name": "min_delta", "type": float, "default": 0.0,
-     "help": "smallest fall of val_loss that counts as an improvement (early_stop, reduce_lr)",
+     "help": "smallest fall of the objective that counts as an improvement (early_stop, reduce_lr)",
      "domain": Domain(0, math.inf)},
     {"name": "reduce_lr", "type": candle.str2bool, "default": False,
-     "help": "halve the learning rate when val_loss has not improved for max(1, patience // 2) epochs"},
+     "help": "halve the learning rate when the objective has not improved for max(1, patience // 2) epochs"},
     # Data
     {"name": "data_source", "type": str, "default": "synthetic",
      "help": "synthetic (embedded generator), toy (3 binary genes), tcga, or a path to a samples x genes TSV"},
@@ -221,6 +225,13 @@ PARAMETER_TABLE = [
      "domain": Domain(0)},
     {"name": "ckpt_keep_limit", "type": int, "default": 1, "help": "newest checkpoints to keep",
      "domain": Domain(1)},
+    {"name": "ckpt_save_minutes", "type": float, "default": 0.0,
+     "help": "also write a checkpoint at the end of the first epoch this many minutes after the last one, and when "
+             "the time limit stops training; 0 = by ckpt_save_interval only (campaigns: by time, interval 0)",
+     "domain": Domain(0, math.inf)},
+    {"name": "lean_outputs", "type": candle.str2bool, "default": False,
+     "help": "keep only history.csv and params.json (and the models with save_model): no encodings, gene list or "
+             "loss plot, and the checkpoints go once training has ended for good (campaign trials)"},
     {"name": "overwrite", "type": candle.str2bool, "default": False,
      "help": "allow replacing the results of a finished run in output_dir"},
     # Analysis (issue 5): signal report, baselines, tSNE, encoding new samples

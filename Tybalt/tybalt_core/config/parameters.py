@@ -23,6 +23,7 @@ GENERATOR_BYTES_PER_VALUE = 41  # peak memory of make_synthetic_data per value (
 # because the Supervisor's toJSON keeps 4 decimals (a learning rate of 0.000747 would arrive as 0.0007).
 LOG10_PREFIX = "log10_"
 LOG10_PARAMETERS = {name: name[len(LOG10_PREFIX):] for name in DEFINITIONS if name.startswith(LOG10_PREFIX)}
+LOG10_TWINS = {name: log_name for log_name, name in LOG10_PARAMETERS.items()}  # e.g. kappa -> log10_kappa
 
 # model_type -> the depths its builder supports (vae and adage: the published architectures)
 DEPTHS = {"vae": range(0, 2), "adage": range(0, 2), "ae": range(0, 7)}

@@ -78,6 +78,7 @@ class TrainingSettings(StageSettings):
     batch_size: int
     kappa: float
     kl_mode: str
+    objective: str
     early_stop: bool
     reduce_lr: bool
     patience: int

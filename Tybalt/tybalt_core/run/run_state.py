@@ -32,6 +32,7 @@ from tybalt_core.common.outputs import (DECODER_FILE, ENCODER_FILE, ENCODINGS_FI
                                         LOSS_PLOT_FILE, PARAMS_FILE, read_json_object)
 from tybalt_core.common.user_files import require_writable_folder
 from tybalt_core.config import definitions
+from tybalt_core.config.objective import OBJECTIVE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,8 @@ RESULT_FILES = (HISTORY_FILE, ENCODINGS_FILE, ENCODER_FILE, DECODER_FILE, LOSS_P
 # params.json entries that describe the run rather than configure it, and settings that change no result:
 # neither counts when deciding whether a rerun asks for the same run.
 NOT_COMPARED = ("status", "resumed_after_epoch", "provenance", "overwrite", "verbose", "stop_reason", "convergence",
-                "best_epoch", "best_val_loss", "placement", "input_range")
+                "best_epoch", "best_val_loss", "best_objective", "objective_value", "objective_reconstruction",
+                "fit_seconds", "placement", "input_range")
 # Benchmark parameters that do not change what the model learns, so a checkpoint may be resumed when they differ:
 # epochs (a maximum: a resumed run may train longer), time limit, logging, where inputs are kept and outputs go,
 # checkpoint and search settings, analysis after training, and speed settings (XLA, steps per call).
@@ -51,7 +53,8 @@ NOT_TRAINING_DEFINING = (
     "model_name", "epochs", "timeout", "verbose", "save_model", "output_dir", "experiment_id", "run_id", "data_dir",
     "clinical_data", "clinical_url", "clinical_sha256", "copy_number_url", "data_sha256", "preprocess_only",
     "tuner", "search_space", "max_trials", "executions_per_trial", "ckpt_restart_mode", "ckpt_directory",
-    "ckpt_save_interval", "ckpt_keep_limit", "overwrite", "analyze", "tsne", "perplexity", "encode_data",
+    "ckpt_save_interval", "ckpt_keep_limit", "ckpt_save_minutes", "lean_outputs", "overwrite", "analyze", "tsne",
+    "perplexity", "encode_data",
     "model_dir", "jit_compile", "steps_per_execution", "gpus", "label_columns")
 LOCK_FILE = ".tybalt.lock"
 PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"), "keras": ("keras",),
@@ -135,15 +138,19 @@ def saved_history(folder: str) -> SavedHistory:
     quantities = [name for name in (rows[0] if rows else {}) if name != "epoch"]
     history = {name: [float(row[name]) if row[name] else math.nan for row in rows] for name in quantities}
     history.setdefault("val_loss", [math.nan])
-    return SavedHistory(kept_model_history(history, read_record(folder).get("best_epoch")))
+    return SavedHistory(returned_history(history, read_record(folder).get("best_epoch")))
 
 
-def kept_model_history(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, list[float]]:
-    """The history up to the epoch whose weights were kept, so ``val_loss[-1]`` (CANDLE's objective) is the kept
-    model's; the whole history when early stopping kept no epoch."""
-    if not best_epoch:
-        return history
-    return {name: values[:best_epoch] for name, values in history.items()}
+def returned_history(history: dict[str, list[float]], best_epoch: int | None) -> dict[str, list[float]]:
+    """What a trial returns: the history up to the kept epoch (all of it when early stopping kept none), with
+    ``val_loss`` the comparable objective, so ``val_loss[-1]`` (what CANDLE reads) is the kept model's objective.
+
+    The validation loss as trained (beta-weighted during a VAE's warm-up) stays under ``val_loss_as_trained``.
+    """
+    kept = {name: values[:best_epoch] for name, values in history.items()} if best_epoch else dict(history)
+    if OBJECTIVE_KEY in kept:
+        kept["val_loss_as_trained"], kept["val_loss"] = kept.get("val_loss", []), kept[OBJECTIVE_KEY]
+    return kept
 
 
 def _compared(record: dict[str, Any]) -> dict[str, Any]:
@@ -243,11 +250,13 @@ def stop_reason(status: str, epochs_run: int, epochs: int, patience: int, best_e
 
 
 def mark_failed_trial(history: dict[str, list[float]]) -> None:
-    """Make the last ``val_loss`` NaN (appending an entry if the last epoch has none), as the Supervisor expects."""
-    series = history.setdefault("val_loss", [])
-    if len(series) < len(history.get("loss", [])) or not series:
-        series.append(math.nan)
-    series[-1] = math.nan
+    """Make the last ``val_loss`` and objective NaN (appending an entry if the last epoch has none), as the
+    Supervisor expects, so a rerun of the diverged trial returns NaN too."""
+    for key in ("val_loss", OBJECTIVE_KEY):
+        series = history.setdefault(key, [])
+        if len(series) < len(history.get("loss", [])) or not series:
+            series.append(math.nan)
+        series[-1] = math.nan
 
 
 def run_record(params: dict[str, Any], status: str, **details: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import numpy as np
 
 from tybalt_core.common import outputs
 from tybalt_core.common.user_files import require_writable_folder
+from tybalt_core.config.objective import OBJECTIVE_KEY, RECONSTRUCTION_KEY, objective_label
 from tybalt_core.config.parameters import check_model_fits_data, genes_selected
 from tybalt_core.config.settings import AnalysisSettings, DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.data.expression import ExpressionData
@@ -89,13 +90,15 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     logger.info("training %s on %d samples x %d genes; outputs in %s", model.model_type, len(train_rows),
                 dataset.n_genes, folder)
     pruning = campaign_pruning(params, autoencoder.model)
+    fit_started = time.monotonic()
     result = resumable_training.fit_resumable(
         autoencoder, matrix, train_rows, val_rows, ckpt, resume, epochs=training.epochs,
         early_stop=training.early_stop, reduce_lr=training.reduce_lr, patience=training.patience,
         min_delta=training.min_delta, batch_size=training.batch_size, kappa=training.kappa,
-        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose,
+        kl_mode=training.kl_mode, timeout=training.timeout, verbose=training.verbose, objective=training.objective,
         extra_callbacks=[pruning] if pruning else None)
     history = result.history
+    fit_seconds = round(time.monotonic() - fit_started, 3)
 
     status = run_state.training_status(history.history, training.epochs, result.converged,
                                        pruned=bool(pruning and pruning.pruned_epoch))
@@ -104,7 +107,8 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
     from tybalt_core.models.autoencoders import apply_in_batches, exportable_decoder
 
     decoder = exportable_decoder(autoencoder.decoder)
-    encodings = apply_in_batches(autoencoder.encoder, matrix)
+    wants_encodings = not params["lean_outputs"] or analysis.analyze or analysis.tsne
+    encodings = apply_in_batches(autoencoder.encoder, matrix) if wants_encodings else None
     write_trained_model(folder, params, dataset, encodings, autoencoder.encoder, decoder, history.history)
     outcome = training_outcome(params, status, result)
     try:
@@ -113,9 +117,13 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
                     outcome["convergence"])
     finally:  # the model is written: params.json says how training ended even if the analysis fails
         placement = trial_placement(started, time.time())
-        outputs.write_params(folder, run_state.run_record(params, status, placement=placement, **details, **outcome))
-    history.history = run_state.kept_model_history(history.history, result.best_epoch)
-    logger.info("val_loss of the kept model %.4f; outputs written to %s", history.history["val_loss"][-1], folder)
+        outputs.write_params(folder, run_state.run_record(params, status, placement=placement, fit_seconds=fit_seconds,
+                                                          **details, **outcome))
+    if params["lean_outputs"] and status in (run_state.FINISHED, run_state.CONVERGED, run_state.PRUNED):
+        checkpointing.remove_checkpoints(ckpt.directory)  # nothing left to resume
+    history.history = run_state.returned_history(history.history, result.best_epoch)
+    logger.info("objective (%s) of the kept model %.4f; outputs written to %s", objective_label(params["objective"]),
+                history.history["val_loss"][-1], folder)
     return history
 
 
@@ -125,17 +133,22 @@ def input_range(values: np.ndarray) -> list[float]:
 
 
 def training_outcome(params: dict[str, Any], status: str, result: TrainingResult) -> dict[str, Any]:
-    """Why training stopped, the kept epoch and the convergence diagnosis (logged, and recorded in params.json)."""
+    """Why training stopped, the kept epoch, its objective (and reconstruction part) and the convergence diagnosis
+    (logged, and recorded in params.json)."""
     from tybalt_core.train.convergence import diagnose
 
-    val_loss = result.history.history["val_loss"]
-    diagnosis = diagnose(val_loss, result.first_counted_epoch)
+    history = result.history.history
+    objective = history[OBJECTIVE_KEY]
+    diagnosis = diagnose(objective, result.first_counted_epoch)
     logger.log(logging.WARNING if diagnosis.warning else logging.INFO, "convergence: %s", diagnosis.message)
-    outcome = {"stop_reason": run_state.stop_reason(status, len(val_loss), params["epochs"], params["patience"],
+    kept = (result.best_epoch or len(objective)) - 1
+    outcome = {"stop_reason": run_state.stop_reason(status, len(objective), params["epochs"], params["patience"],
                                                     result.best_epoch),
-               "convergence": diagnosis.message}
+               "convergence": diagnosis.message, "objective_value": objective[kept]}
+    if RECONSTRUCTION_KEY in history:
+        outcome["objective_reconstruction"] = history[RECONSTRUCTION_KEY][kept]
     if result.best_epoch:
-        outcome.update(best_epoch=result.best_epoch, best_val_loss=val_loss[result.best_epoch - 1])
+        outcome.update(best_epoch=result.best_epoch, best_objective=objective[kept])
     return outcome
 
 
@@ -191,22 +204,28 @@ def checkpoint_settings(params: dict[str, Any], folder: str) -> checkpointing.Ch
     """The CANDLE ckpt_* parameters, with the checkpoint folder resolved against the run's output folder."""
     return checkpointing.CheckpointSettings(
         checkpointing.checkpoint_directory(params["ckpt_directory"], folder), params["ckpt_restart_mode"],
-        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params))
+        params["ckpt_save_interval"], params["ckpt_keep_limit"], run_state.training_parameters(params),
+        params["ckpt_save_minutes"])
 
 
-def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray,
+def write_trained_model(folder: str, params: dict[str, Any], dataset: ExpressionData, encodings: np.ndarray | None,
                         encoder, decoder, history: dict[str, list[float]]) -> None:
-    """Write history, every sample's encodings, the gene list, the models and the loss plot."""
+    """Write the history, and unless ``lean_outputs`` every sample's encodings and the loss plot; the models with
+    ``save_model``, and the gene list (and a user file's gene table) whenever encodings or models are written."""
     outputs.write_history(folder, history)
-    outputs.write_encodings(folder, encodings, dataset.sample_ids)
-    outputs.write_genes(folder, dataset.genes)
-    if dataset.gene_table is not None:
-        from tybalt_core.data.preprocessing import save_gene_table
+    lean = params["lean_outputs"]
+    if not lean:
+        outputs.write_encodings(folder, encodings, dataset.sample_ids)
+    if not lean or params["save_model"]:
+        outputs.write_genes(folder, dataset.genes)
+        if dataset.gene_table is not None:
+            from tybalt_core.data.preprocessing import save_gene_table
 
-        save_gene_table(folder, dataset.gene_table)
+            save_gene_table(folder, dataset.gene_table)
     if params["save_model"]:
         outputs.save_models(folder, encoder, decoder)
-    outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
+    if not lean:
+        outputs.plot_loss(folder, history, f"Tybalt {params['model_type']} (latent {params['latent_dim']})")
 
 
 def analyze(folder: str, settings: AnalysisSettings, dataset: ExpressionData, encoder, decoder, encodings,

@@ -3,9 +3,9 @@ trial when the campaign's rule (median or successive halving) says it is hopeles
 
 A stopped trial ends like one the time limit stopped: its history holds the epochs it ran, so it returns its
 objective so far; the record marks it ``PRUNED`` at the epoch it reached. The rule never judges an epoch of the
-KL warm-up (beta < 1) nor the grace period after it. Warm-up epochs are not even reported: their ``val_loss`` grows
-with beta, so it compares neither with later epochs nor with trials of another warm-up length (with a monitored
-quantity that counts the full KL at every epoch, they could be).
+KL warm-up (beta < 1) nor the grace period after it; warm-up epochs are not reported, so every rule compares trials
+on epochs trained with the full KL. The value reported is the campaign's objective (``config.objective``), on one
+scale for every trial whatever its kappa and epochs.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any, Callable
 
 from tybalt_core.common import outputs
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.objective import OBJECTIVE_KEY
 from tybalt_core.models.backend import keras
 from tybalt_core.train.training import first_comparable_epoch
 from tybalt_core.train.campaign_record import StoppingRule, TrialReport, experiment_folder, record_path
@@ -23,7 +24,7 @@ from tybalt_core.train.campaign_record import StoppingRule, TrialReport, experim
 logger = logging.getLogger(__name__)
 
 # The per-epoch log entry trials report and rules compare; the campaign's objective on one scale for every trial.
-MONITORED = "val_loss"
+MONITORED = OBJECTIVE_KEY
 
 
 def monitored_value(logs: dict[str, Any] | None) -> float | None:

@@ -40,7 +40,8 @@ STATE_FILE = "state.json"
 
 @dataclass
 class CheckpointSettings:
-    """Where and how often to checkpoint: every ``interval`` epochs (0 = never), keeping the newest ``keep_limit``.
+    """Where and how often to checkpoint: every ``interval`` epochs (0 = not by epochs) and/or at the first epoch end
+    ``minutes`` after the last checkpoint (0 = not by time), keeping the newest ``keep_limit``.
 
     ``training_parameters`` are recorded in each checkpoint and must match for a run to resume from one.
     """
@@ -50,6 +51,7 @@ class CheckpointSettings:
     interval: int = 1
     keep_limit: int = 1
     training_parameters: dict = field(default_factory=dict)
+    minutes: float = 0.0
 
 
 @dataclass
@@ -159,6 +161,16 @@ def save_checkpoint(model, directory: str, epochs_done: int, history: dict[str, 
         shutil.rmtree(path)
     logger.info("checkpoint written: %s", final)
     return final
+
+
+def remove_checkpoints(directory: str) -> None:
+    """Remove every checkpoint in ``directory``, and the folder when that leaves it empty (a trial that has ended)."""
+    for path in list_checkpoints(directory):
+        shutil.rmtree(path)
+    try:
+        os.rmdir(directory)
+    except OSError:  # other files there, or no such folder
+        pass
 
 
 def restore(model, settings: CheckpointSettings, keras_flavour: str) -> Resume:

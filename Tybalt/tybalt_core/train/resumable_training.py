@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,28 +25,37 @@ KERAS_FLAVOUR = "tf_keras" if LEGACY_KERAS else "keras3"
 
 
 class CheckpointSaver(keras.callbacks.Callback):
-    """Append each epoch's logs to the resumed history; checkpoint every ``interval`` epochs and when training ends.
+    """Append each epoch's logs to the resumed history; checkpoint every ``interval`` epochs, at the first epoch end
+    ``minutes`` after the last checkpoint, and when training ends early.
 
-    Each checkpoint also holds the ``monitor``'s early-stopping / reduce_lr state. The end-of-training checkpoint
-    covers a run stopped by the time limit, so a resubmitted job loses nothing.
+    Each checkpoint also holds the ``monitor``'s early-stopping / reduce_lr state. The checkpoint when training ends
+    covers a run stopped by the time limit, so a resubmitted job loses nothing; checkpointing by time alone skips it
+    when all ``epochs`` ran or early stopping ended training (nothing left to resume).
     """
 
-    def __init__(self, settings: CheckpointSettings, resume: Resume, monitor: ConvergenceMonitor | None = None):
+    def __init__(self, settings: CheckpointSettings, resume: Resume, monitor: ConvergenceMonitor | None = None,
+                 epochs: int = 0):
         super().__init__()
-        self.settings, self.monitor = settings, monitor
+        self.settings, self.monitor, self.epochs = settings, monitor, epochs
         self.history = {key: list(values) for key, values in resume.history.items()}
         self.epochs_done = self.saved_epochs = resume.epochs_done
         self.fresh = resume.epochs_done == 0
+        self.last_saved = time.monotonic()
 
     def on_epoch_end(self, epoch, logs=None):
         for key, value in (logs or {}).items():
             self.history.setdefault(key, [math.nan] * epoch).append(float(value))
         self.epochs_done = epoch + 1
-        if self.settings.interval and self.epochs_done % self.settings.interval == 0:
+        by_epochs = self.settings.interval and self.epochs_done % self.settings.interval == 0
+        by_time = self.settings.minutes and time.monotonic() - self.last_saved >= 60 * self.settings.minutes
+        if by_epochs or by_time:
             self._save()
 
     def on_train_end(self, logs=None):
-        if self.settings.interval and self.epochs_done > self.saved_epochs:
+        if self.epochs_done <= self.saved_epochs:
+            return
+        ended_for_good = self.epochs_done >= self.epochs or (self.monitor is not None and self.monitor.converged)
+        if self.settings.interval or (self.settings.minutes and not ended_for_good):
             self._save()
 
     def _save(self) -> None:
@@ -55,7 +65,7 @@ class CheckpointSaver(keras.callbacks.Callback):
                         self.settings.keep_limit, drop_newer=self.fresh,
                         training_parameters=self.settings.training_parameters, monitor=monitor_state,
                         best_weights=best_weights)
-        self.saved_epochs = self.epochs_done
+        self.saved_epochs, self.last_saved = self.epochs_done, time.monotonic()
 
 
 def restore(model, settings: CheckpointSettings) -> Resume:
@@ -88,7 +98,7 @@ def fit_resumable(autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.nd
     if monitor is not None:
         monitor.set_model(autoencoder.model)
         monitor.load(resume.monitor, resume.best_weights)
-    saver = CheckpointSaver(settings, resume, monitor)
+    saver = CheckpointSaver(settings, resume, monitor, epochs)
     if resume.epochs_done >= epochs or (monitor is not None and monitor.converged):
         logger.info("training had ended before (%d epochs done); returning the saved history without training",
                     resume.epochs_done)

@@ -19,6 +19,7 @@ from tybalt_core.models.autoencoders import Autoencoder, TybaltVAE
 from tybalt_core.models.backend import custom_gradients_released, keras, tf
 from tybalt_core.train.convergence import Plateau
 from tybalt_core.train.input_pipeline import autoencoder_batches, shared_tensor
+from tybalt_core.config.objective import DEFAULT_OBJECTIVE, OBJECTIVE_KEY, objective_value
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,18 @@ class KLWarmup(keras.callbacks.Callback):
             logs["beta"] = beta_for_epoch(epoch, self.kappa, self.kl_mode)
 
 
+class ObjectiveLogger(keras.callbacks.Callback):
+    """Log each epoch's comparable objective (``objective.OBJECTIVE_KEY``) for the callbacks after it to read."""
+
+    def __init__(self, objective: str = DEFAULT_OBJECTIVE):
+        super().__init__()
+        self.objective = objective
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs[OBJECTIVE_KEY] = objective_value(logs, self.objective)
+
+
 def first_final_beta_epoch(kappa: float, kl_mode: str) -> int:
     """The first 0-based epoch whose beta is final (1; 0 from the start in 'faithful' mode): validation losses are
     comparable from there on. Computed, not searched: a tiny kappa puts it beyond any number of epochs."""
@@ -88,10 +101,10 @@ def first_final_beta_epoch(kappa: float, kl_mode: str) -> int:
 
 
 class ConvergenceMonitor(keras.callbacks.Callback):
-    """Watch ``val_loss`` from ``first_epoch`` on: stop early keeping the best weights, and/or halve the rate.
+    """Watch the objective from ``first_epoch`` on: stop early keeping the best weights, and/or halve the rate.
 
-    Epochs of the KL warm-up are not watched: their validation loss grows with beta, so they can neither be the
-    best nor count towards patience. Its state (``state``/``load``) travels in the checkpoints.
+    Epochs of the KL warm-up are not watched: the model is not yet trained on its final loss, so they can neither be
+    the best nor count towards patience. Its state (``state``/``load``) travels in the checkpoints.
     """
 
     def __init__(self, *, early_stop: bool, reduce_lr: bool, patience: int, min_delta: float, first_epoch: int):
@@ -111,7 +124,7 @@ class ConvergenceMonitor(keras.callbacks.Callback):
         logs = logs if logs is not None else {}
         if self.reduce_lr:
             logs["learning_rate"] = current_learning_rate(self.model.optimizer)
-        value = logs.get("val_loss")
+        value = logs.get(OBJECTIVE_KEY)
         if epoch < self.first_epoch or value is None or not math.isfinite(value):
             return
         if self.plateau.update(epoch, value) and self.early_stop:
@@ -119,7 +132,7 @@ class ConvergenceMonitor(keras.callbacks.Callback):
         if self.reduce_lr and not self.lr_plateau.update(epoch, value) and self.lr_plateau.wait >= self.lr_patience:
             self._halve_learning_rate(epoch)
         if self.early_stop and self.plateau.wait >= self.patience:
-            logger.info("early stopping after epoch %d: val_loss has not improved on epoch %d's %.6g for %d "
+            logger.info("early stopping after epoch %d: the objective has not improved on epoch %d's %.6g for %d "
                         "epochs", epoch + 1, self.plateau.best_epoch + 1, self.plateau.best, self.patience)
             self.converged = self.model.stop_training = True
 
@@ -127,7 +140,7 @@ class ConvergenceMonitor(keras.callbacks.Callback):
         rate = current_learning_rate(self.model.optimizer) * LR_FACTOR
         self.model.optimizer.learning_rate = rate
         self.lr_plateau.wait = 0
-        logger.info("reduce_lr: val_loss flat for %d epoch(s); learning rate lowered to %.3g after epoch %d",
+        logger.info("reduce_lr: objective flat for %d epoch(s); learning rate lowered to %.3g after epoch %d",
                     self.lr_patience, rate, epoch + 1)
 
     def restore_best_weights(self) -> None:
@@ -162,7 +175,7 @@ def build_convergence_monitor(model, *, early_stop: bool, reduce_lr: bool, patie
 
 
 def first_comparable_epoch(model, kappa: float, kl_mode: str) -> int:
-    """The first 0-based epoch whose val_loss compares with later ones: after a VAE's KL warm-up, else 0."""
+    """The first 0-based epoch early stopping counts: after a VAE's KL warm-up, else 0."""
     return first_final_beta_epoch(kappa, kl_mode) if isinstance(model, TybaltVAE) else 0
 
 
@@ -209,15 +222,18 @@ def compile_autoencoder(autoencoder: Autoencoder, *, optimizer: str, learning_ra
 
 def train(autoencoder: Autoencoder, values: np.ndarray | tf.Tensor, train_rows: np.ndarray, val_rows: np.ndarray,
           *, epochs: int, batch_size: int, kappa: float = 1.0, kl_mode: str = "warmup", timeout: float = -1,
-          verbose: bool = True, extra_callbacks: list | None = None, initial_epoch: int = 0):
+          verbose: bool = True, extra_callbacks: list | None = None, initial_epoch: int = 0,
+          objective: str = DEFAULT_OBJECTIVE):
     """Fit the compiled autoencoder to reconstruct ``values[train_rows]``, validated on ``values[val_rows]``.
 
-    Starts at ``initial_epoch`` when resuming. NumPy ``values`` become one tensor that both row sets read
+    Each epoch logs ``objective`` under ``OBJECTIVE_KEY`` before ``extra_callbacks`` see the logs. Starts at
+    ``initial_epoch`` when resuming. NumPy ``values`` become one tensor that both row sets read
     (``shared_tensor``); pass that tensor to share it with other work.
     """
     callbacks = [keras.callbacks.TerminateOnNaN()]
     if isinstance(autoencoder.model, TybaltVAE):
         callbacks.append(KLWarmup(autoencoder.model, kappa, kl_mode))
+    callbacks.append(ObjectiveLogger(objective))
     if timeout and timeout > 0:
         callbacks.append(StopBeforeTimeout(timeout))
     callbacks.extend(extra_callbacks or [])

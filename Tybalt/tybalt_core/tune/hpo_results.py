@@ -24,7 +24,10 @@ from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.common.outputs import save_figure
 from tybalt_core.common.user_files import literal_or_text, read_text, require_folder, require_writable_folder
+from tybalt_core.config.objective import RECONSTRUCTION_KEY, objective_label
 from tybalt_core.train import campaign_record
+from tybalt_core.tune.campaign_restart import reopen_time_limited_trials, write_mlrmbo_restart_file
+from tybalt_core.tune.search_space import load_search_space
 
 logger = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ PLOT_FILE = "hpo.png"
 COMPLETED, FAILED, PRUNED, RUNNING = "COMPLETED", "FAILED", "PRUNED", "RUNNING"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
-RESULT_COLUMNS = ("objective", "val_reconstruction_mse", "status", "seconds", "epochs")
+RESULT_COLUMNS = ("objective", RECONSTRUCTION_KEY, "val_reconstruction_mse", "status", "seconds", "epochs")
 RESERVED_COLUMNS = ("trial_id", *RESULT_COLUMNS)
 PARAMETER_PREFIX = "param_"
 SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
@@ -202,13 +205,8 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     A folder whose files cannot be read (truncated, not UTF-8) is reported as UNREADABLE, with a warning, and the
     rest of the campaign is still summarised; only a campaign with no readable folder is an error.
     """
-    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
-    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
-    if not instances:
-        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
     record = campaign_record.read_record(campaign_dir)
-    trials = [with_recorded_state(_read_instance_or_mark_unreadable(folder, campaign_dir), record)
-              for folder in instances]
+    trials = [with_recorded_state(trial, record) for trial in read_trials(campaign_dir)]
     if all(trial["status"] == UNREADABLE for trial in trials):
         raise TybaltInputError(f"none of the {len(trials)} instance folders under {campaign_dir} can be read "
                                f"(first: {trials[0]['problem']}); give a finished campaign's experiment folder")
@@ -218,6 +216,15 @@ def read_campaign(campaign_dir: str) -> tuple[pd.DataFrame, dict[str, Any]]:
     constant = {k: readable[0]["params"].get(k) for k in keys if k not in varying}
     rows = [{**t, "values": t["params"]} for t in trials]
     return results_table(rows, varying), constant
+
+
+def read_trials(campaign_dir: str) -> list[dict[str, Any]]:
+    """Every instance folder's trial (parameters, objective, status), UNREADABLE ones included."""
+    require_folder(campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
+    instances = sorted(root for root, _, files in os.walk(campaign_dir) if "parameters.txt" in files)
+    if not instances:
+        raise TybaltInputError(f"no instance folders with parameters.txt under {campaign_dir}; {CAMPAIGN_FOLDER_FIX}")
+    return [_read_instance_or_mark_unreadable(folder, campaign_dir) for folder in instances]
 
 
 def with_recorded_state(trial: dict[str, Any], record: dict[str, campaign_record.RecordedTrial]) -> dict[str, Any]:
@@ -269,7 +276,8 @@ def _read_instance_or_mark_unreadable(folder: str, campaign_dir: str) -> dict[st
 
 
 def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
-    """One trial: its parameters, result (NaN, infinite or missing = failed), and seconds from parameters to result."""
+    """One trial: its parameters, result (NaN, infinite or missing = failed), the result's reconstruction part (from
+    history.txt) and seconds from parameters to result."""
     params = read_parameters_file(os.path.join(folder, "parameters.txt"))
     result_path = os.path.join(folder, "result.txt")
     objective, seconds = None, None
@@ -279,7 +287,19 @@ def _read_instance(folder: str, campaign_dir: str) -> dict[str, Any]:
     failed = objective is None or not math.isfinite(objective) or objective >= SUPERVISOR_NAN
     return {"trial_id": str(params.get("run_id") or os.path.relpath(folder, campaign_dir)),
             "params": params, "objective": None if failed else objective,
+            RECONSTRUCTION_KEY: None if failed else last_history_value(folder, RECONSTRUCTION_KEY),
             "status": FAILED if failed else COMPLETED, "seconds": None if seconds is None else round(seconds, 2)}
+
+
+def last_history_value(folder: str, key: str) -> float | None:
+    """The last value of ``key`` in the trial's history.txt (the kept model's), or None when it has none."""
+    path = os.path.join(folder, "history.txt")
+    try:
+        with open(path) as handle:
+            values = json.load(handle).get(key)
+    except (OSError, ValueError, AttributeError):
+        return None
+    return float(values[-1]) if isinstance(values, list) and values else None
 
 
 def parse_result(text: str) -> float | None:
@@ -323,12 +343,30 @@ def _aggregate_from_command_line(argv: list[str] | None) -> None:
                                 allow_abbrev=False)
     parser.add_argument("campaign_dir", help="experiment folder holding the instance folders (run/<id>/...)")
     parser.add_argument("--output_dir", default="", help="where to write the results (default: campaign_dir)")
-    parser.add_argument("--objective", default="val_loss", help="name of the quantity in result.txt")
+    parser.add_argument("--objective", default="",
+                        help="name of the quantity in result.txt (default: the campaign's objective parameter)")
+    parser.add_argument("--reopen-time-limited", action="store_true",
+                        help="before relaunching the campaign: remove stop.marker from the trials the time limit "
+                             "stopped, so they resume (then exit)")
+    parser.add_argument("--restart-file", default="", metavar="CSV",
+                        help="write mlrMBO's RESTART_FILE from the (killed) experiment's completed trials (then exit)")
+    parser.add_argument("--search_space", default="tybalt_bayesian",
+                        help="with --restart-file: the search-space YAML the experiment's .R file was made from")
     args = parser.parse_args(argv)
+    if args.reopen_time_limited:
+        require_folder(args.campaign_dir, "campaign folder", CAMPAIGN_FOLDER_FIX)
+        for folder in reopen_time_limited_trials(args.campaign_dir):
+            print(f"reopened {folder}")
+        return
+    if args.restart_file:
+        trials = [(t["params"], t["objective"]) for t in read_trials(args.campaign_dir) if t["status"] == COMPLETED]
+        rows = write_mlrmbo_restart_file(trials, load_search_space(args.search_space), args.restart_file)
+        print(f"{args.restart_file}: {rows} evaluated points")
+        return
     table, constant = read_campaign(args.campaign_dir)
     folder = args.output_dir or args.campaign_dir
     require_writable_folder(folder, "output folder", "--output_dir")
     curves = {trial_id: trial.curve for trial_id, trial in campaign_record.read_record(args.campaign_dir).items()}
-    write_results(folder, table, args.objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant,
-                  curves)
+    objective = args.objective or objective_label(constant.get("objective"))
+    write_results(folder, table, objective, os.path.basename(os.path.abspath(args.campaign_dir)), constant, curves)
     print(os.path.join(folder, RESULTS_FILE))

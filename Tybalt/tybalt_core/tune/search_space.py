@@ -73,6 +73,12 @@ class Range:
 Parameter = Union[Discrete, Range]
 
 
+def searched_as_index(p: Range) -> bool:
+    """Whether mlrMBO searches this range as an index from 1 (workflow_files): stepped ranges, and integer ranges
+    mlrMBO-ils.R would pin (lower 0 or upper 1 make it fix the parameter at the best value instead of narrowing)."""
+    return bool(p.step) or (p.integer and p.sampling == "linear" and (p.low == 0 or p.high == 1))
+
+
 @dataclass
 class SearchSpace:
     """A named search space: fixed values plus the parameters that vary."""

@@ -1,7 +1,8 @@
 """In-process hyperparameter search with KerasTuner over a search-space YAML.
 
-Tuners: random, bayesian, hyperband, grid (Tybalt autoencoders, objective ``val_loss``: the last epoch's, as
-the CANDLE Supervisor reads it) and sklearn (linear baselines PCA / FastICA / NMF, objective the
+Tuners: random, bayesian, hyperband, grid (Tybalt autoencoders, objective the kept model's value of the
+``objective`` parameter, logged per epoch under ``OBJECTIVE_KEY``: by default the validation loss with the full KL,
+comparable across kappa and epochs) and sklearn (linear baselines PCA / FastICA / NMF, objective the
 cross-validated reconstruction MSE). Every trial also reports ``val_reconstruction_mse`` (mean squared error
 per value of held-out samples), the common scale for comparing deep and linear models. A conditional parameter
 of the space (``when``) is declared in KerasTuner's ``hp.conditional_scope``: a trial where it is inactive leaves it
@@ -29,6 +30,7 @@ from tybalt_core.analysis.baselines import LINEAR_METHODS, iteration_limit_accep
 from tybalt_core.common import outputs
 from tybalt_core.common.atomic_files import write_table
 from tybalt_core.common.errors import TybaltInputError
+from tybalt_core.config.objective import OBJECTIVE_KEY, objective_label
 from tybalt_core.config.parameters import check_model_fits_data, check_parameters, genes_selected
 from tybalt_core.config.settings import DataSettings, ModelSettings, TrainingSettings
 from tybalt_core.models.autoencoders import apply_in_batches
@@ -44,7 +46,7 @@ from tybalt_core.tune.search_space import Discrete, SearchSpace, check_space_for
 kt = import_keras_tuner()
 logger = logging.getLogger(__name__)
 
-OBJECTIVE = "val_loss"
+SUPERVISOR_OBJECTIVE = "val_loss"  # the history key the CANDLE Supervisor reads a search's result from
 PRUNED_EPOCH = "pruned_epoch"  # the metric a trial stopped by the campaign's rule reports: the epoch it reached
 LINEAR_OBJECTIVE = "score"  # SklearnTuner's name for what its scoring function returns
 CV_FOLDS = 3
@@ -82,7 +84,7 @@ def _search_in_folder(folder: str, params: dict[str, Any], space: SearchSpace) -
         matrix = shared_tensor(dataset.values)  # one tensor for every trial of the search
         tuner.search(values=matrix, train_rows=train_rows, val_rows=val_rows)
     result = _write_search_results(tuner, params, space, folder)
-    if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and math.isnan(result.history[OBJECTIVE][-1]):
+    if os.environ.get("KERASTUNER_TUNER_ID", "chief") == "chief" and math.isnan(result.history[SUPERVISOR_OBJECTIVE][-1]):
         raise TybaltInputError(f"no trial of the {params['tuner']} search completed (each failure is logged above "
                                f"and listed in {os.path.join(folder, hpo_results.RESULTS_FILE)}); fix what they "
                                f"report, or change the search space, and search again")
@@ -133,7 +135,7 @@ def build_tuner(params: dict[str, Any], space: SearchSpace, n_genes: int, n_trai
                                        scoring=reconstruction_mse_score,
                                        cv=KFold(CV_FOLDS, shuffle=True, random_state=seed), **common)
     hypermodel = TybaltHyperModel(space, params, n_genes, n_train, record_folder=os.path.dirname(directory))
-    keras_options = {"objective": kt.Objective(OBJECTIVE, "min"), "seed": seed,
+    keras_options = {"objective": kt.Objective(OBJECTIVE_KEY, "min"), "seed": seed,
                      "executions_per_trial": params["executions_per_trial"], **failures, **common}
     if name == "hyperband":
         return _timed(kt.Hyperband)(hypermodel, max_epochs=params["epochs"], **keras_options)
@@ -174,19 +176,21 @@ class TybaltHyperModel(kt.HyperModel):
             history = train(self.autoencoder, values, train_rows, val_rows,
                             epochs=(epochs or p["epochs"]) - initial_epoch, batch_size=p["batch_size"],
                             kappa=p["kappa"], kl_mode=p["kl_mode"], timeout=p["timeout"], verbose=False,
+                            objective=p["objective"],
                             extra_callbacks=[*(callbacks or []), *(c for c in (monitor, pruning) if c)])
         except Exception as error:  # noqa: BLE001 -- any training error fails this trial only
             raise kt.errors.FailedTrialError(f"training failed: {error!r}") from error
-        val_loss = history.history.get(OBJECTIVE, [math.nan])
+        per_epoch = history.history.get(OBJECTIVE_KEY, [math.nan])
         best_epoch = monitor.best_epoch() if monitor else None
         if best_epoch:
-            monitor.restore_best_weights()  # the trial's score is the kept model's val_loss
-        objective = val_loss[best_epoch - 1] if best_epoch else val_loss[-1]
+            monitor.restore_best_weights()  # the trial's score is the kept model's objective
+        objective = per_epoch[best_epoch - 1] if best_epoch else per_epoch[-1]
         if not math.isfinite(objective):
-            raise kt.errors.FailedTrialError(f"{OBJECTIVE} is {objective} (training diverged)")
+            raise kt.errors.FailedTrialError(f"{OBJECTIVE_KEY} is {objective} (training diverged)")
         x_val = np.asarray(tf.gather(values, val_rows))
         reconstruction = apply_in_batches(model, x_val)
-        metrics = {OBJECTIVE: float(objective), "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
+        metrics = {OBJECTIVE_KEY: float(objective),
+                   "val_reconstruction_mse": float(np.mean((reconstruction - x_val) ** 2))}
         return {**metrics, PRUNED_EPOCH: pruning.pruned_epoch} if pruning and pruning.pruned_epoch else metrics
 
 
@@ -244,13 +248,13 @@ def _write_search_results(tuner, params: dict[str, Any], space: SearchSpace, fol
     rows = [_trial_row(trial, tuner.trial_seconds.get(trial_id)) for trial_id, trial in sorted(trials.items())]
     names = list(dict.fromkeys(k for row in rows for k in row["values"]))
     table = hpo_results.results_table(rows, names)
-    objective = "cv_reconstruction_mse" if params["tuner"] == "sklearn" else OBJECTIVE
+    objective = "cv_reconstruction_mse" if params["tuner"] == "sklearn" else objective_label(params["objective"])
     if tuner_id != "chief":
         write_table(table, os.path.join(folder, f"hpo_results.{tuner_id}.csv"), index=False)
     else:
         hpo_results.write_results(folder, table, objective, f"{params['tuner']} search: {space.name}", space.fixed)
     best = hpo_results.best_trial(table)
-    return SearchHistory({OBJECTIVE: [math.nan if best is None else float(best["objective"])]})
+    return SearchHistory({SUPERVISOR_OBJECTIVE: [math.nan if best is None else float(best["objective"])]})
 
 
 def _trial_row(trial, seconds: float | None) -> dict[str, Any]:
