@@ -172,7 +172,7 @@ def plot_scorecard(summary: pd.DataFrame, title: str):
 
     summary = summary.assign(series=_series_names(summary))
     methods = list(dict.fromkeys(summary["series"]))
-    colours = dict(zip(methods, plt.get_cmap("tab20").colors))
+    colours = dict(zip(methods, plt.get_cmap("tab10" if len(methods) <= 10 else "tab20").colors))
     labels = [label for label in dict.fromkeys(summary["label"]) if label != NO_LABEL]
     figure, axes = plt.subplots(2, 3, figsize=(15, 8))
     for axis, metric in zip(axes.flat, LABEL_METRICS + METHOD_METRICS):
