@@ -18,10 +18,11 @@ import pytest
 from conftest import REPO, run_entry_point, skip_or_fail_in_ci
 
 EXPORT_SCRIPT = os.path.join(REPO, "tests", "data", "export_all.R")
-# Measured on 2 cores: early stopping ends at about epoch 100 of 300; the run takes 13 s (quiet) to 77 s (busy).
+# The recipe of docs/data.md for a few hundred samples or fewer: a fixed 300 epochs, no early stopping (on a few dozen
+# validation samples val_loss is too noisy to stop on; docs/analysis.md has the measurements).
 ALL_FLAGS = ("--num_genes", "2000", "--scaling", "minmax", "--latent_dim", "20", "--batch_size", "16",
-             "--learning_rate", "0.001", "--val_split", "0.2", "--epochs", "300", "--early_stop", "true",
-             "--patience", "20", "--analyze", "true", "--verbose", "false")
+             "--learning_rate", "0.001", "--val_split", "0.2", "--epochs", "300", "--early_stop", "false",
+             "--analyze", "true", "--verbose", "false")
 
 
 BLADDER_EXPORT_SCRIPT = os.path.join(REPO, "tests", "data", "export_bladderbatch.R")
@@ -108,10 +109,11 @@ def test_scorecard_scores_vae_pca_and_input_on_lineage_and_the_report_shows_it(a
     assert "![scorecard](scorecard.png)" in report and "| lineage | vae | 20 |" in report
 
 
-def test_the_run_stopped_early_and_kept_its_best_epoch(all_run):
+def test_the_run_trained_the_recipes_300_epochs_and_saved_its_gene_fit(all_run):
     with open(os.path.join(all_run, "params.json")) as handle:
         record = json.load(handle)
-    assert record["status"] in ("converged", "finished") and record["best_epoch"] >= 1
+    assert record["status"] == "finished" and "best_epoch" not in record
+    assert len(pd.read_csv(os.path.join(all_run, "history.csv"))) == 300
     assert "genes.txt" in os.listdir(all_run) and "scaling.tsv" in os.listdir(all_run)
 
 
