@@ -2,10 +2,10 @@
 and the input.
 
 ``python Tybalt/compare_runs.py RUN_FOLDER ... --output_dir FOLDER``; the code lives in
-``tybalt_core/analysis/run_comparison.py``.
+``tybalt_core/run/run_comparison.py``.
 """
 
-from tybalt_core.analysis.run_comparison import main
+from tybalt_core.run.run_comparison import main
 
 if __name__ == "__main__":
     main()

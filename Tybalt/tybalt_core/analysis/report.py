@@ -69,18 +69,18 @@ def analyze_run(folder: str, dataset: ExpressionData, encoder, decoder, encoding
         tsne_maps = write_tsne(folder, dataset, encodings, colour_by, model_name, perplexity, seed, results)
     if analyze:
         write_signals(folder, dataset, encodings, decoder, plan, results)
-        write_comparison(folder, dataset, encoder, decoder, train_rows, val_rows, plan, model_name, seed,
-                         tsne_maps, results)
+        write_comparison(folder, dataset, encoder, decoder, encodings.shape[1], train_rows, val_rows, plan,
+                         model_name, seed, tsne_maps, results)
     write_report(folder, model_name, results)
     return results
 
 
-def write_comparison(folder: str, dataset: ExpressionData, encoder, decoder, train_rows: np.ndarray,
+def write_comparison(folder: str, dataset: ExpressionData, encoder, decoder, latent_dim: int, train_rows: np.ndarray,
                      val_rows: np.ndarray, plan: LabelPlan, model_name: str, seed: int,
                      tsne_maps: dict[str, np.ndarray], results: AnalysisResults) -> None:
     """The scorecard of the model against PCA, FastICA, NMF and the input (scorecard.*), and comparison.tsv."""
     methods = {model_name: TrainedAutoencoder(encoder, decoder),
-               **fit_baselines(dataset.values[train_rows], encoder.outputs[0].shape[-1], seed)}
+               **fit_baselines(dataset.values[train_rows], latent_dim, seed)}
     encoded = scorecard.encode_with_methods(methods, dataset.values, val_rows, seed)
     labels = {label: dataset.clinical[label].to_numpy(dtype=object) for label in plan.knn}
     results.scorecard = scorecard.write_scorecard(folder, scorecard.run_scores(encoded, labels),

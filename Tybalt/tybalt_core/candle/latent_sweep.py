@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import os
 
-from tybalt_core.analysis.run_comparison import compare_runs
+from tybalt_core.run.run_comparison import compare_runs
 from tybalt_core.common.cli import OneLineErrorParser, run_command
 from tybalt_core.common.errors import TybaltInputError
 
