@@ -57,8 +57,13 @@ def positive_integers(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: sizes, seeds, output folder, then ``--`` and the training flags."""
+    """Command line: sizes, seeds, output folder, then ``--`` and the training flags (mistakes: one line, exit 2)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_command(lambda: _sweep_from_command_line(argv))
+
+
+def _sweep_from_command_line(argv: list[str] | None) -> str:
+    """Parse the command line and run the sweep it describes."""
     parser = OneLineErrorParser(prog="latent_sweep", allow_abbrev=False,
                                 description="Train every latent size x seed and plot the scorecard against the "
                                             "latent size; training flags follow --")
@@ -67,5 +72,5 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output_dir", required=True, help="folder for the runs and the scorecard")
     parser.add_argument("training_flags", nargs="*", help="after --: flags of tybalt_baseline_keras2.py")
     arguments = parser.parse_args(argv)
-    run_command(lambda: run_sweep(positive_integers(arguments.latent_dims), positive_integers(arguments.seeds),
-                                  arguments.output_dir, arguments.training_flags))
+    return run_sweep(positive_integers(arguments.latent_dims), positive_integers(arguments.seeds),
+                     arguments.output_dir, arguments.training_flags)

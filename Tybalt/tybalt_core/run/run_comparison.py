@@ -116,12 +116,17 @@ def write_comparison_report(folder: str, run_folders: list[str], summary: pd.Dat
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Command line: the run folders to compare and the folder for the scorecard."""
+    """Command line: the run folders to compare and the folder for the scorecard (mistakes: one line, exit 2)."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    run_command(lambda: _compare_from_command_line(argv))
+
+
+def _compare_from_command_line(argv: list[str] | None) -> pd.DataFrame:
+    """Parse the command line and compare the runs it names."""
     parser = OneLineErrorParser(prog="compare_runs", allow_abbrev=False,
                                 description="Scorecard of finished Tybalt runs (several seeds, latent sizes or "
                                             "models) against PCA, FastICA, NMF and the input")
     parser.add_argument("run_folders", nargs="+", help="output folders of finished training runs")
     parser.add_argument("--output_dir", required=True, help="folder for scorecard.tsv/.png and report.md")
     arguments = parser.parse_args(argv)
-    run_command(lambda: compare_runs(arguments.run_folders, arguments.output_dir))
+    return compare_runs(arguments.run_folders, arguments.output_dir)
