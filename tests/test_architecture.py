@@ -12,8 +12,9 @@ PACKAGE = "tybalt_core"
 PACKAGE_DIR = os.path.join(TYBALT_DIR, PACKAGE)
 # Lowest first: a module may import from its own stage and the stages before it, never from a later one.
 LAYERS = ("common", "data", "config", "models", "train", "analysis", "run", "tune", "candle")
-ENTRY_MODULES = {"tybalt", "tybalt_baseline_keras2", "upf_runner", "hpo_results", "workflow_files"}
-# The Supervisor stand-in imports the benchmark by name, as CANDLE's model_runner.py does.
+ENTRY_MODULES = {"tybalt", "tybalt_baseline_keras2", "upf_runner", "hpo_results", "workflow_files", "compare_runs",
+                 "latent_sweep"}
+# The Supervisor stand-in and the latent sweep import the benchmark by name, as CANDLE's model_runner.py does.
 ENTRY_IMPORTS_ALLOWED = {("candle", "tybalt_baseline_keras2")}
 # Modules whose job is TensorFlow: importing them imports it (and nothing else changes).
 TENSORFLOW_MODULES = {"models.backend", "models.autoencoders", "models.saved_models", "train.input_pipeline",

@@ -1,6 +1,7 @@
 """Bad input to every command-line tool, through the one shared error path: exit 2, one line, no file touched.
 
-The table covers the four tools (tybalt_baseline_keras2.py, upf_runner.py, hpo_results.py, workflow_files.py):
+The table covers the tools (tybalt_baseline_keras2.py, upf_runner.py, hpo_results.py, workflow_files.py,
+compare_runs.py, latent_sweep.py):
 numbers outside their domain (NaN and infinity included), text files that are not UTF-8, paths of the wrong kind
 (folder, FIFO, a file where a folder belongs), search-space mistakes and misleading-message cases. Every case fails
 before TensorFlow is needed, so the table runs in this process by calling each tool's ``main`` (fast); a few cases
@@ -22,11 +23,12 @@ import pytest
 import tybalt
 import tybalt_baseline_keras2
 from conftest import TYBALT_DIR, snapshot_files
-from tybalt_core.candle import upf_runner, workflow_files
+from tybalt_core.candle import latent_sweep, upf_runner, workflow_files
 from tybalt_core.common.atomic_files import write_text
 from tybalt_core.common.cli import describe_os_error, run_command
 from tybalt_core.common.errors import TybaltInputError
 from tybalt_core.config.parameters import DOMAINS, LOG10_PARAMETERS, check_parameters
+from tybalt_core.run import run_comparison
 from tybalt_core.tune import hpo_results
 
 GENES = 6
@@ -317,9 +319,26 @@ ROUND3_CASES = {
         {"space.yaml": "parameters:\n  latent_dim: [2, 25]\n", "wide.tsv": WIDE_TSV}),
 }
 
-CASES = {**NUMBER_CASES, **TEXT_CASES, **SPACE_CASES, **TOOL_CASES, **MESSAGE_CASES, **ROUND3_CASES}
+SCORECARD_CASES = {
+    "compare a folder that is no run": Case("compare_runs", ("{d}/kept", "--output_dir", "{d}/card"),
+                                            ("kept holds no params.json", "give the output folder of a training run")),
+    "compare without --output_dir": Case("compare_runs", ("{d}/kept",), ("--output_dir",)),
+    "sweep latent sizes that are no numbers": Case("latent_sweep", ("--latent_dims", "5,x", "--output_dir", "{d}/s"),
+                                                   ("'5,x' is not a comma-separated list of positive whole numbers",)),
+    "sweep seed 0": Case("latent_sweep", ("--latent_dims", "5", "--seeds", "0", "--output_dir", "{d}/s"),
+                         ("'0' is not a comma-separated list",)),
+    "sweep given --latent_dim among the training flags": Case(
+        "latent_sweep", ("--latent_dims", "5", "--output_dir", "{d}/s", "--", "--latent_dim", "3"),
+        ("the sweep sets --latent_dim itself", "--latent_dims")),
+    "sweep given a bad training flag": Case(
+        "latent_sweep", ("--latent_dims", "5", "--output_dir", "{d}/s", "--", "--epochs", "0"),
+        ("epochs = 0 is out of range",)),
+}
+
+CASES = {**NUMBER_CASES, **TEXT_CASES, **SPACE_CASES, **TOOL_CASES, **MESSAGE_CASES, **ROUND3_CASES,
+         **SCORECARD_CASES}
 TOOLS = {"tybalt": tybalt_baseline_keras2, "upf_runner": upf_runner, "hpo_results": hpo_results,
-         "workflow_files": workflow_files}
+         "workflow_files": workflow_files, "compare_runs": run_comparison, "latent_sweep": latent_sweep}
 
 
 def _make_files(folder, files: dict) -> None:

@@ -1,8 +1,10 @@
-"""Compare the trained autoencoder with PCA, FastICA and NMF of the same latent size, fitted on the same samples.
+"""The baselines PCA, FastICA and NMF of the autoencoder's latent size, fitted on the same samples, and the measures
+every method shares.
 
 Every method is used through the scikit-learn contract (``transform`` to the latent space, ``inverse_transform``
-back to genes), so one loop measures them all: reconstruction error on the validation samples, cancer-type kNN
-accuracy in the latent space, and how well the latent space keeps the input's neighbourhoods (trustworthiness).
+back to genes), so one loop measures them all (scorecard.py): reconstruction error on the validation samples, kNN
+accuracy of a label in the latent space, and how well the latent space keeps the input's neighbourhoods
+(trustworthiness).
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ KNN_FOLDS = 5
 TRUSTWORTHINESS_NEIGHBOURS = 5
 TRUSTWORTHINESS_SAMPLES = 2000  # trustworthiness needs all pairwise distances: measured on a random subset
 INPUT_ROW = "input"  # the raw expression, as the reference row of the comparison
-COMPARISON_COLUMNS = ["method", "latent_dim", "val_reconstruction_mse", "trustworthiness", "tsne_trustworthiness"]
 
 
 class TrainedAutoencoder:
@@ -95,17 +96,22 @@ def reconstruction_mse(method, values: np.ndarray) -> float:
     return float(np.mean((values - reconstructed) ** 2))
 
 
-def knn_accuracy(features: np.ndarray, labels: np.ndarray, seed: int) -> float:
-    """Cross-validated accuracy of a k-nearest-neighbour classifier of ``labels`` (classes too small are left out)."""
+def scorable_label_rows(labels: np.ndarray) -> np.ndarray | None:
+    """The samples a label can be scored on: those of its groups with at least 5 samples (one per kNN fold),
+    missing labels left out; None when fewer than two such groups remain (nothing to tell apart)."""
     labels = pd.Series(labels, dtype="object")
     counts = labels.value_counts()
-    keep = labels.isin(counts[counts >= KNN_FOLDS].index).to_numpy()
-    if len(counts[counts >= KNN_FOLDS]) < 2:
-        return float("nan")
+    large = counts[counts >= KNN_FOLDS].index
+    if len(large) < 2:
+        return None
+    return labels.isin(large).to_numpy()
+
+
+def knn_fold_accuracies(features: np.ndarray, labels: np.ndarray, seed: int) -> np.ndarray:
+    """Accuracy of a 5-nearest-neighbour classifier of ``labels`` on each of 5 stratified folds (the samples of
+    ``scorable_label_rows``)."""
     folds = StratifiedKFold(KNN_FOLDS, shuffle=True, random_state=seed)
-    scores = cross_val_score(KNeighborsClassifier(KNN_NEIGHBOURS), features[keep], labels[keep].to_numpy(),
-                             cv=folds)
-    return float(scores.mean())
+    return cross_val_score(KNeighborsClassifier(KNN_NEIGHBOURS), features, labels, cv=folds)
 
 
 def subset_trustworthiness(original: np.ndarray, embedded: np.ndarray, seed: int) -> float:
@@ -115,31 +121,3 @@ def subset_trustworthiness(original: np.ndarray, embedded: np.ndarray, seed: int
     if n_samples > TRUSTWORTHINESS_SAMPLES:
         rows = np.sort(np.random.default_rng(seed).choice(n_samples, TRUSTWORTHINESS_SAMPLES, replace=False))
     return float(trustworthiness(original[rows], embedded[rows], n_neighbors=TRUSTWORTHINESS_NEIGHBOURS))
-
-
-def comparison_table(methods: dict, values: np.ndarray, val_rows: np.ndarray, labels: dict[str, np.ndarray],
-                     seed: int, tsne_maps: dict[str, np.ndarray] | None = None) -> pd.DataFrame:
-    """One row per method plus the raw input: validation reconstruction MSE, kNN accuracy, trustworthiness.
-
-    ``labels`` maps a column name (e.g. 'knn_accuracy_cancer_type') to the per-sample labels it is the kNN accuracy
-    of. ``tsne_maps`` maps a row name ('input' or a method) to its tSNE map, whose trustworthiness with respect to
-    the input is reported too; rows without a map get an empty cell.
-    """
-    tsne_maps = tsne_maps or {}
-    rows = [{"method": INPUT_ROW, "latent_dim": values.shape[1], **_knn_accuracies(values, labels, seed)}]
-    for name, method in methods.items():
-        with iteration_limit_accepted():
-            latent, mse = method.transform(values), reconstruction_mse(method, values[val_rows])
-        rows.append({"method": name, "latent_dim": latent.shape[1], "val_reconstruction_mse": mse,
-                     **_knn_accuracies(latent, labels, seed),
-                     "trustworthiness": subset_trustworthiness(values, latent, seed)})
-    for row in rows:
-        if row["method"] in tsne_maps:
-            row["tsne_trustworthiness"] = subset_trustworthiness(values, tsne_maps[row["method"]], seed)
-    columns = COMPARISON_COLUMNS[:3] + list(labels) + COMPARISON_COLUMNS[3:]
-    return pd.DataFrame(rows, columns=columns)
-
-
-def _knn_accuracies(features: np.ndarray, labels: dict[str, np.ndarray], seed: int) -> dict[str, float]:
-    """The kNN accuracy of each label set, under its column name."""
-    return {column: knn_accuracy(features, values, seed) for column, values in labels.items()}

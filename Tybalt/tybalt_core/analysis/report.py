@@ -13,14 +13,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from tybalt_core.analysis.baselines import TrainedAutoencoder, comparison_table, fit_baselines
+from tybalt_core.analysis import scorecard
+from tybalt_core.analysis.baselines import TrainedAutoencoder, fit_baselines, subset_trustworthiness
 from tybalt_core.analysis.embedding import plot_tsne_pair, tsne_frame, tsne_map
 from tybalt_core.analysis.signals import (best_per_attribute, clinical_comparisons, correlation_table,
                                           decoder_gene_weights, plot_best_signals, signal_table, top_gene_table)
 from tybalt_core.common import outputs
 from tybalt_core.common.atomic_files import write_table, write_text
+from tybalt_core.common.markdown import markdown_table
 from tybalt_core.data.expression import ExpressionData
-from tybalt_core.data.labels import LabelPlan, knn_column, plan_labels
+from tybalt_core.data.labels import LabelPlan, plan_labels
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +39,7 @@ REPORT_SIGNALS_PER_GROUP = 3  # encodings listed per comparison in report.md
 REPORT_GENES = 8  # genes listed per encoding in report.md
 LEGEND_TITLES = {"acronym": "cancer type"}
 ANALYSIS_FILES = (SIGNALS_FILE, SIGNALS_PLOT_FILE, CORRELATIONS_FILE, GENE_WEIGHTS_FILE, COMPARISON_FILE,
+                  scorecard.SCORES_FILE, scorecard.SUMMARY_FILE, scorecard.FIGURE_FILE,
                   TSNE_INPUT_FILE, TSNE_ENCODED_FILE, TSNE_PLOT_FILE, REPORT_FILE)  # what an overwrite removes
 
 
@@ -48,6 +51,7 @@ class AnalysisResults:
     correlations: pd.DataFrame | None = None
     gene_weights: pd.DataFrame | None = None
     comparison: pd.DataFrame | None = None
+    scorecard: pd.DataFrame | None = None
     files: list[str] = field(default_factory=list)
     label_notes: list[str] = field(default_factory=list)
     convergence: str = ""
@@ -68,14 +72,26 @@ def analyze_run(folder: str, dataset: ExpressionData, encoder, decoder, encoding
         tsne_maps = write_tsne(folder, dataset, encodings, colour_by, model_name, perplexity, seed, results)
     if analyze:
         write_signals(folder, dataset, encodings, decoder, plan, results)
-        methods = {model_name: TrainedAutoencoder(encoder, decoder),
-                   **fit_baselines(dataset.values[train_rows], encodings.shape[1], seed)}
-        knn_labels = {knn_column(label): dataset.clinical[label].to_numpy(dtype=object) for label in plan.knn}
-        results.comparison = comparison_table(methods, dataset.values, val_rows, knn_labels, seed, tsne_maps)
-        write_table(results.comparison, os.path.join(folder, COMPARISON_FILE), index=False, float_format="%.6g")
-        results.files.append(COMPARISON_FILE)
+        write_comparison(folder, dataset, encoder, decoder, encodings.shape[1], train_rows, val_rows, plan,
+                         model_name, seed, tsne_maps, results)
     write_report(folder, model_name, results)
     return results
+
+
+def write_comparison(folder: str, dataset: ExpressionData, encoder, decoder, latent_dim: int, train_rows: np.ndarray,
+                     val_rows: np.ndarray, plan: LabelPlan, model_name: str, seed: int,
+                     tsne_maps: dict[str, np.ndarray], results: AnalysisResults) -> None:
+    """The scorecard of the model against PCA, FastICA, NMF and the input (scorecard.*), and comparison.tsv."""
+    methods = {model_name: TrainedAutoencoder(encoder, decoder),
+               **fit_baselines(dataset.values[train_rows], latent_dim, seed)}
+    encoded = scorecard.encode_with_methods(methods, dataset.values, val_rows, seed)
+    labels = {label: dataset.clinical[label].to_numpy(dtype=object) for label in plan.knn}
+    results.scorecard = scorecard.write_scorecard(folder, scorecard.run_scores(encoded, labels),
+                                                  f"{model_name} against the baselines (one run, seed {seed})")
+    tsne_trust = {name: subset_trustworthiness(dataset.values, values, seed) for name, values in tsne_maps.items()}
+    results.comparison = scorecard.comparison_table(results.scorecard, tsne_trust)
+    write_table(results.comparison, os.path.join(folder, COMPARISON_FILE), index=False, float_format="%.6g")
+    results.files += [scorecard.FIGURE_FILE, scorecard.SUMMARY_FILE, scorecard.SCORES_FILE, COMPARISON_FILE]
 
 
 def write_tsne(folder: str, dataset: ExpressionData, encodings: np.ndarray, colour_by: str | None,
@@ -123,19 +139,17 @@ def write_report(folder: str, model_name: str, results: AnalysisResults) -> str:
              f"Per-epoch values: [{outputs.HISTORY_FILE}]({outputs.HISTORY_FILE})", ""]
     if results.convergence:
         lines += [f"Convergence: {results.convergence}.", ""]
-    if results.comparison is not None:
-        lines += ["## Comparison with PCA, FastICA and NMF (same latent size, same training samples)", "",
-                  _markdown_table(results.comparison), "",
-                  "Reconstruction error: mean squared error on the validation samples. kNN (knn_accuracy_<label>): "
-                  "5 neighbours, 5-fold cross-validated accuracy of that clinical label (cancer_type: acronym). "
-                  "Trustworthiness (k = 5, sklearn) of the latent space or of its tSNE map with respect to the "
-                  "input.", ""]
+    if results.scorecard is not None:
+        lines += ["## Scorecard: the encodings against PCA, FastICA, NMF and the input (same latent size, same "
+                  "training samples)", "", *scorecard.scorecard_markdown(results.scorecard),
+                  "For several seeds and the stability across them, train them and run "
+                  "`python Tybalt/compare_runs.py RUN_FOLDER ...` (docs/analysis.md).", ""]
     if results.signals is not None:
         lines += ["## Top signals", "", f"![best encoding per attribute]({SIGNALS_PLOT_FILE})", "",
-                  _markdown_table(_top_signals_with_genes(results.signals, results.gene_weights)), ""]
+                  markdown_table(_top_signals_with_genes(results.signals, results.gene_weights)), ""]
     if results.correlations is not None:
         top = results.correlations[results.correlations["rank"] <= REPORT_SIGNALS_PER_GROUP]
-        lines += ["## Numeric clinical columns (Spearman correlation)", "", _markdown_table(top), ""]
+        lines += ["## Numeric clinical columns (Spearman correlation)", "", markdown_table(top), ""]
     if results.label_notes:
         lines += ["## Clinical columns not analysed", ""] + [f"- {note}" for note in results.label_notes] + [""]
     if TSNE_PLOT_FILE in results.files:
@@ -156,16 +170,3 @@ def _top_signals_with_genes(signals: pd.DataFrame, gene_weights: pd.DataFrame) -
     table = top[["attribute", "group", "reference", "encoding", "auc", "higher_in", "q_value"]].copy()
     table["top_genes (weight sign)"] = table["encoding"].map(genes)
     return table
-
-
-def _markdown_table(frame: pd.DataFrame) -> str:
-    """A small DataFrame as a Markdown table (numbers to 4 significant digits, empty cells for NaN)."""
-    def cell(value) -> str:
-        if isinstance(value, float):
-            return "" if np.isnan(value) else f"{value:.4g}"
-        return str(value)
-
-    header = "| " + " | ".join(map(str, frame.columns)) + " |"
-    rule = "|" + "---|" * len(frame.columns)
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.itertuples(index=False)]
-    return "\n".join([header, rule, *body])

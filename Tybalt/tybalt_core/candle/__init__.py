@@ -1,1 +1,1 @@
-"""CANDLE Supervisor tools: the local UPF runner and the workflow-file writer."""
+"""CANDLE Supervisor tools: the local UPF runner, the workflow-file writer and the latent-size sweep."""

@@ -1,1 +1,1 @@
-"""One trial from parameters to outputs, the run folder's state, and encoding new samples."""
+"""One trial from parameters to outputs, the run folder's state, encoding new samples, scoring several runs."""
