@@ -23,6 +23,8 @@ import sys
 import tempfile
 import time
 
+from workloads import write_model_file
+
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
 LAUNCHER = os.path.join(REPO, "workflows", "run_campaign.sh")
@@ -34,15 +36,7 @@ def model_file(folder: str, samples: int, genes: int, epochs: int) -> str:
     values = {"synthetic_samples": samples, "synthetic_genes": genes, "epochs": epochs, "verbose": False,
               "save_model": False, "lean_outputs": True, "ckpt_save_interval": 0,
               "data_dir": os.path.join(folder, "data")}
-    lines = []
-    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
-        for line in handle:
-            key = line.split("=", 1)[0].strip()
-            lines.append(f"{key} = {values[key]!r}\n" if "=" in line and key in values else line)
-    path = os.path.join(folder, "model.txt")
-    with open(path, "w") as handle:
-        handle.write("".join(lines))
-    return path
+    return write_model_file(os.path.join(folder, "model.txt"), values)
 
 
 def fit_seconds(params_json: str) -> float:

@@ -32,6 +32,7 @@ sys.path.insert(0, os.path.join(REPO, "Tybalt"))
 from tybalt_core.train import campaign_record  # noqa: E402
 from tybalt_core.tune import hpo_results  # noqa: E402
 from tybalt_core.tune.search_space import load_search_space, random_point  # noqa: E402
+from workloads import write_model_file  # noqa: E402
 
 LAUNCHER = os.path.join(REPO, "workflows", "run_campaign.sh")
 UPF_CFG_SYS = os.path.join(REPO, "workflows", "cfg-sys-tybalt_grid.sh")  # a UPF campaign's system settings
@@ -115,15 +116,7 @@ def render(off: dict, on: dict, description: str) -> str:
 
 def quick_model_file(folder: str) -> str:
     """The default-model file with tiny synthetic data, for the smoke run."""
-    lines = []
-    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
-        for line in handle:
-            key = line.split("=", 1)[0].strip()
-            lines.append(f"{key} = {QUICK_MODEL[key]!r}\n" if "=" in line and key in QUICK_MODEL else line)
-    path = os.path.join(folder, "quick_model.txt")
-    with open(path, "w") as handle:
-        handle.writelines(lines)
-    return path
+    return write_model_file(os.path.join(folder, "quick_model.txt"), QUICK_MODEL)
 
 
 def main() -> None:

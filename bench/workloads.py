@@ -286,3 +286,16 @@ def main() -> None:
 if __name__ == "__main__":
     sys.path.insert(0, TYBALT_DIR)  # run as a script by bench/run.py: import tybalt_core as CANDLE would
     main()
+
+
+def write_model_file(path: str, values: dict) -> str:
+    """Write a copy of tybalt_default_model.txt with ``values`` in place of those defaults to ``path`` (the file a
+    campaign's CANDLE_DEFAULT_MODEL_FILE names); return ``path``."""
+    lines = []
+    with open(os.path.join(REPO, "Tybalt", "tybalt_default_model.txt")) as handle:
+        for line in handle:
+            key = line.split("=", 1)[0].strip()
+            lines.append(f"{key} = {values[key]!r}\n" if "=" in line and key in values else line)
+    with open(path, "w") as handle:
+        handle.writelines(lines)
+    return path
