@@ -1,7 +1,7 @@
 """Measure what campaign-wide early stopping saves: one random-search UPF campaign run twice under the real engine,
 with stopping off and on: epochs trained, wall time and the best trial's objective.
 
-    python bench/pruning.py                   # 32 trials of tybalt_bayesian at demo size (default-model file)
+    python bench/pruning.py                   # 32 trials of tybalt_bayesian on the demo's synthetic data
     python bench/pruning.py --quick           # smoke run: 4 tiny trials of a few epochs
 
 Both campaigns get the same trials (random points of the search space, seeded) and run through
@@ -127,16 +127,18 @@ def main() -> None:
     parser.add_argument("--grace", type=int, default=5, help="pruning_grace_epochs")
     parser.add_argument("--procs", default="", help="PROCS for the campaigns (default: the cfg-sys file's)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--data_source", default="synthetic",
+                        help="the trials' data (default: the demo's synthetic matrix, not the space's own TCGA)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 4 tiny trials of 4 epochs")
     parser.add_argument("--out", default=os.path.join(BENCH_DIR, "pruning_results.md"))
     parser.add_argument("--work_dir", default="", help="campaign folders (default: a temporary folder)")
     args = parser.parse_args()
     folder = args.work_dir or tempfile.mkdtemp(prefix="tybalt_pruning_")
     os.makedirs(folder, exist_ok=True)
-    settings = {"pruning_grace_epochs": args.grace}
+    settings = {"pruning_grace_epochs": args.grace, "data_source": args.data_source}
     env = {"CANDLE_MODEL_IMPL": "app", **({"PROCS": args.procs} if args.procs else {})}
     if args.quick:
-        settings, args.trials = QUICK_TRIAL, 4
+        settings, args.trials = {**QUICK_TRIAL, "data_source": args.data_source}, 4
         env["CANDLE_DEFAULT_MODEL_FILE"] = quick_model_file(folder)
     trials = campaign_trials(args.space, args.trials, args.seed, settings)
     off, on = (summary(run_campaign(trials, rule, folder, env)) for rule in ("off", args.rule))
