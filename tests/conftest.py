@@ -90,9 +90,25 @@ def campaign_engine() -> str:
     return built_engine()
 
 
-@pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory) -> str:
-    """The benchmark's default-model file with tiny synthetic data in one absolute data folder."""
-    from campaign_runs import write_tiny_model_file
+@pytest.fixture(scope="session")
+def tiny_tcga_server():
+    """Tiny raw TCGA files (80 samples x 300 genes) served on 127.0.0.1, for the study's TCGA trials."""
+    import numpy as np
+    from local_http_server import LocalFileServer
+    from test_tcga import make_hiseq, make_samples_table, raw_tcga_files
 
-    return write_tiny_model_file(tmp_path_factory.mktemp("campaign_model"))
+    hiseq = make_hiseq(np.random.default_rng(7))
+    with LocalFileServer() as server:
+        server.files.update(raw_tcga_files(hiseq, make_samples_table(hiseq.columns)))
+        yield server
+
+
+@pytest.fixture(scope="module")
+def tiny_model_file(tmp_path_factory, tiny_tcga_server) -> str:
+    """The benchmark's default-model file with tiny data in one absolute data folder: synthetic, and TCGA from the
+    local server for trials whose lines say data_source 'tcga' (the study grid's and Bayesian search's)."""
+    from campaign_runs import write_tiny_model_file
+    from test_tcga import ARCHIVE, SAMPLES
+
+    return write_tiny_model_file(tmp_path_factory.mktemp("campaign_model"), data_url=tiny_tcga_server.url(ARCHIVE),
+                                 clinical_url=tiny_tcga_server.url(SAMPLES), num_genes=50)

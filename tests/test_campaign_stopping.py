@@ -87,7 +87,7 @@ def test_hpo_results_reports_running_trials_while_the_campaign_runs(stopping_cam
     table = running[0]
     assert table.loc[table["status"] == hpo_results.RUNNING, "objective"].isna().all()
     # the read was taken once a running trial had reported an epoch (a trial in its warm-up has reported none)
-    assert table.loc[table["status"] == hpo_results.RUNNING, "epochs"].ge(1).any()
+    assert table.loc[table["status"] == hpo_results.RUNNING, "epochs_trained"].ge(1).any()
     assert not (table["status"] == hpo_results.FAILED).any()
 
 
@@ -95,7 +95,8 @@ def test_hpo_results_of_the_finished_campaign_lists_the_pruned_trial(stopping_ca
     experiment, _, _ = stopping_campaign
     hpo_results.main([experiment, "--output_dir", str(tmp_path)])
     table = pd.read_csv(tmp_path / hpo_results.RESULTS_FILE).set_index("trial_id")
-    assert table.loc["hopeless", "status"] == hpo_results.PRUNED and table.loc["hopeless", "epochs"] < HOPELESS_EPOCHS
+    assert table.loc["hopeless", "status"] == hpo_results.PRUNED
+    assert table.loc["hopeless", "epochs_trained"] < HOPELESS_EPOCHS
     assert list(table.loc[["good_1", "good_2"], "status"]) == [hpo_results.COMPLETED] * 2
     summary = json.loads((tmp_path / hpo_results.BEST_PARAMS_FILE).read_text())
     assert summary["pruned"] == 1 and summary["completed"] == 2 and summary["best_trial_id"].startswith("good")
@@ -127,7 +128,7 @@ def test_live_view_tells_running_pruned_and_finished_trials_apart_and_draws_thei
     status = dict(zip(table["trial_id"], table["status"]))
     assert status == {"done": hpo_results.COMPLETED, "stopped": hpo_results.PRUNED, "going": hpo_results.RUNNING,
                       "waiting": hpo_results.FAILED}
-    epochs = dict(zip(table["trial_id"], table["epochs"].fillna(0)))
+    epochs = dict(zip(table["trial_id"], table["epochs_trained"].fillna(0)))
     assert epochs == {"done": 3, "stopped": 2, "going": 2, "waiting": 0}
     assert hpo_results.best_trial(table)["trial_id"] == "done"  # a pruned trial's objective so far is not a result
     recorded = {trial_id: trial.curve for trial_id, trial in campaign_record.read_record(str(tmp_path)).items()}

@@ -14,15 +14,13 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
 from campaign_runs import (BUILD_ENGINE, LAUNCHER, MLRMBO_BUDGET, VENDOR, WORKFLOWS, commands_missing_from_guide,
-                           direct_val_loss, final_results, instance_folders, launch, launcher_environment, project_upf_lines,
-                           trial_result, workflow_results, write_tiny_model_file, write_upf)
+                           direct_val_loss, final_results, instance_folders, launch, launcher_environment,
+                           project_upf_lines, trial_result, workflow_results, write_upf)
 from conftest import REPO, skip_or_fail_in_ci
-from local_http_server import LocalFileServer
 from tybalt_core.train import campaign_record
 from tybalt_core.tune import hpo_results
 
@@ -44,27 +42,6 @@ def test_a_complete_engine_is_not_built_again(campaign_engine):
     again = subprocess.run([BUILD_ENGINE], capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "up to date" in again.stderr
     assert again.stdout == campaign_engine + "\n" and os.path.getmtime(stamp) == built
-
-
-@pytest.fixture(scope="module")
-def tiny_tcga_server():
-    """Tiny raw TCGA files (80 samples x 300 genes) served on 127.0.0.1, for the study's TCGA trials."""
-    from test_tcga import make_hiseq, make_samples_table, raw_tcga_files
-
-    hiseq = make_hiseq(np.random.default_rng(7))
-    with LocalFileServer() as server:
-        server.files.update(raw_tcga_files(hiseq, make_samples_table(hiseq.columns)))
-        yield server
-
-
-@pytest.fixture(scope="module")
-def tiny_model_file(tmp_path_factory, tiny_tcga_server) -> str:
-    """The tiny default-model file (conftest's) with TCGA from the local server, for trials whose lines say
-    data_source 'tcga'."""
-    from test_tcga import ARCHIVE, SAMPLES
-
-    return write_tiny_model_file(tmp_path_factory.mktemp("campaign_model"), data_url=tiny_tcga_server.url(ARCHIVE),
-                                 clinical_url=tiny_tcga_server.url(SAMPLES), num_genes=50)
 
 
 def launch_local(kind: str, search_file: str, campaign_dir: str, model_file: str, **env: str):

@@ -37,7 +37,7 @@ PLOT_FILE = "hpo.png"
 COMPLETED, FAILED, PRUNED, RUNNING = "COMPLETED", "FAILED", "PRUNED", "RUNNING"
 UNREADABLE = "UNREADABLE"  # a Supervisor trial folder whose parameters.txt or result.txt cannot be read
 CAMPAIGN_FOLDER_FIX = "give the campaign's experiment folder (the one holding run/)"
-RESULT_COLUMNS = ("objective", RECONSTRUCTION_KEY, "val_reconstruction_mse", "status", "seconds", "epochs")
+RESULT_COLUMNS = ("objective", RECONSTRUCTION_KEY, "val_reconstruction_mse", "status", "seconds", "epochs_trained")
 RESERVED_COLUMNS = ("trial_id", *RESULT_COLUMNS)
 PARAMETER_PREFIX = "param_"
 SPLIT_EXPONENT = re.compile(r"([+-]?\d+(?:\.\d+)?) ([+-]\d+)")
@@ -239,7 +239,7 @@ def with_recorded_state(trial: dict[str, Any], record: dict[str, campaign_record
         status = RUNNING
     else:
         status = trial["status"]
-    return {**trial, "status": status, "epochs": recorded.epochs}
+    return {**trial, "status": status, "epochs_trained": recorded.epochs}
 
 
 def read_parameters_file(path: str) -> dict[str, Any]:
