@@ -45,7 +45,7 @@ toy: $(INSTALLED)
 	$(PY) examples/basic_autoencoders.py --output_dir Output/toy
 
 test: $(INSTALLED)
-	$(PY) -m pytest -q tests
+	$(PY) -m pytest -q --durations=15 tests
 
 # Regenerate the Supervisor files (UPF, mlrMBO .R, cfg-*.sh, Biowulf .in) from workflows/*.yaml.
 workflows: $(INSTALLED)
