@@ -128,3 +128,24 @@ def test_provenance_outside_a_git_checkout_has_no_commit_and_no_error(tmp_path):
     from tybalt_core.run.run_state import _git_commit
 
     assert _git_commit(str(tmp_path)) == {"git_commit": None, "git_uncommitted_changes": None}
+
+
+def test_a_run_killed_while_writing_its_outputs_without_checkpoints_trains_again_when_rerun_the_same(
+        tmp_path, shared_data_dir):
+    # A relaunched campaign reruns its interrupted trials with the same parameters: with no checkpoint to resume
+    # from, the trial starts again; another run's unfinished outputs are still refused.
+    from tybalt_baseline_keras2 import run
+
+    folder = tmp_path / "run"
+    params = tiny_params(shared_data_dir, epochs=2, output_dir=str(folder), ckpt_save_interval=0)
+    run(params)
+    killed = {**_record(folder), "status": "running"}  # as written before training, the final record never came
+    (folder / "params.json").write_text(json.dumps(killed))
+    (folder / "history.csv").write_text("epoch,loss\n1,")  # cut off mid-write
+
+    with pytest.raises(TybaltInputError, match="unfinished run"):
+        run({**params, "learning_rate": params["learning_rate"] * 2})
+    again = run(params).history
+
+    assert len(again["val_loss"]) == 2 and _record(folder)["status"] in ("finished", "converged")
+    assert len(pd.read_csv(folder / "history.csv")) == 2

@@ -62,11 +62,14 @@ PACKAGES = {"numpy": ("numpy",), "tensorflow": ("tensorflow", "tensorflow-cpu"),
             "scikit-learn": ("scikit-learn",)}
 
 
-def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, *, overwrite: bool) -> str:
+def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, *, overwrite: bool,
+                        params: dict[str, Any] | None = None) -> str:
     """Refuse a folder holding a finished run unless ``overwrite``; return the restart mode to train with.
 
     A run is finished when its status says so, or, with no checkpoint to resume from, when it left results.
-    Overwriting a finished run starts afresh ('off'), whatever checkpoint it left.
+    Overwriting a finished run starts afresh ('off'), whatever checkpoint it left. The outputs of this very run
+    (same ``params``), killed before it finished and with no checkpoint, are no one else's: it trains again from the
+    start, as a relaunched campaign's interrupted trial must.
     """
     require_writable_folder(folder, "output folder", "--output_dir")
     resumable = restart_mode != "off" and checkpoint is not None
@@ -74,6 +77,10 @@ def check_output_folder(folder: str, restart_mode: str, checkpoint: str | None, 
     finished = status in FINAL_STATUSES or (
         not resumable and any(os.path.exists(os.path.join(folder, name)) for name in RESULT_FILES))
     if not finished:
+        return restart_mode
+    if status in (RUNNING, STOPPED_EARLY) and params is not None and _same_parameters(read_record(folder), params):
+        logger.warning("%s holds this same run's outputs, killed before it finished and with no checkpoint: "
+                       "training it again from the start", folder)
         return restart_mode
     if not overwrite:
         held = ("a finished run" if status not in (RUNNING, STOPPED_EARLY) else
@@ -127,8 +134,12 @@ def finished_with_same_parameters(folder: str, params: dict[str, Any]) -> bool:
     record = read_record(folder)
     if record.get("status") not in FINAL_STATUSES or not os.path.isfile(os.path.join(folder, HISTORY_FILE)):
         return False
-    as_recorded = json.loads(json.dumps(params, default=str))
-    return _compared(record) == _compared(as_recorded)
+    return _same_parameters(record, params)
+
+
+def _same_parameters(record: dict[str, Any], params: dict[str, Any]) -> bool:
+    """Whether a run record was written by a run with these very parameters (settings that change no result aside)."""
+    return _compared(record) == _compared(json.loads(json.dumps(params, default=str)))
 
 
 def saved_history(folder: str) -> SavedHistory:

@@ -53,7 +53,8 @@ def _train_in_folder(folder: str, params: dict[str, Any], ckpt: checkpointing.Ch
         return run_state.saved_history(folder)
     require_writable_folder(ckpt.directory, "checkpoint folder", "--ckpt_directory")
     ckpt.restart_mode = run_state.check_output_folder(
-        folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"])
+        folder, ckpt.restart_mode, checkpointing.latest_checkpoint(ckpt.directory), overwrite=params["overwrite"],
+        params=params)
     ckpt.restart_mode = checkpointing.check_same_training(ckpt, overwrite=params["overwrite"])
     checkpointing.check_restart(ckpt)
     model, training = ModelSettings.from_params(params), TrainingSettings.from_params(params)
