@@ -30,7 +30,7 @@ logger = logging.getLogger(__name__)
 
 REPORT_FILE = "report.md"
 SWEEP_FIGURE_FILE = "latent_sweep.png"
-SCORED_STATUSES = ("finished", "converged", "stopped_early")
+SCORED_STATUSES = (run_state.FINISHED, run_state.CONVERGED, run_state.STOPPED_EARLY)
 
 
 def compare_runs(run_folders: list[str], output_folder: str) -> pd.DataFrame:
